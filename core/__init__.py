@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, no AWS, no environment. Everything here is deterministic over plain data."""
