@@ -48,6 +48,11 @@ class BillingAnchor:
     start: datetime
     billing_day_of_month: int | None = None
 
+    @property
+    def anchor_day(self) -> int:
+        """The day of month period boundaries fall on (before month-end clamping)."""
+        return self.billing_day_of_month or start_of_day(self.start).day
+
     def period(self, term: int, unit: PeriodUnit, at: datetime) -> Period:
         return billing_period(self.start, term, unit, self.billing_day_of_month, at)
 
