@@ -47,7 +47,7 @@ def to_decimal(value: object, field: str | None = None) -> Decimal:
     """Parse a Decimal from a string or int (never a float) or raise INVALID_VALUE naming the field."""
     if isinstance(value, Decimal):
         result = value
-    elif isinstance(value, bool) or isinstance(value, float):
+    elif isinstance(value, (bool, float)):
         raise DomainError(ErrorCode.INVALID_VALUE, f"{value!r} must be a decimal string, not a float", field)
     elif isinstance(value, (int, str)):
         try:

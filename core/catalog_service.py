@@ -1,0 +1,395 @@
+"""Manual configuration of the catalog: create, update and delete every catalog record by the DOMAIN §1 rules.
+
+The service is pure logic over the ``CatalogStore`` port: it checks values and references, applies the status
+rules (``core.lifecycle``) and hands records to the store. Every problem in one input is reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from core import lifecycle
+from core.catalog import (
+    CODE_PATTERN,
+    POLICY_FIELDS,
+    RESOURCE_POLICY_KINDS,
+    CatalogRecord,
+    GrantBindingPolicy,
+    Policy,
+    PolicyKind,
+    PolicySet,
+    Product,
+    ProductResourcePolicy,
+    ProductUsageGrant,
+    ProductUsageResource,
+    RateCard,
+    RateCardEntry,
+    RateCardType,
+    RecordStatus,
+    ResourceCategory,
+    ResourcePolicy,
+    UnitClassType,
+    UnitOfMeasure,
+    UnitOfMeasureClass,
+    UsageModelType,
+    UsageResource,
+    ValidityUnit,
+)
+from core.catalog_store import CatalogStore
+from core.errors import Collector, DomainError, ErrorCode, NotFound
+from core.rating.model import PriceSpec
+from core.rating.model import RateTier as PricingTier
+from core.rating.tier_rules import validate_tiers
+
+R = TypeVar("R", bound=CatalogRecord)
+
+CATEGORY_FOR_CLASS = {
+    UnitClassType.USAGE: ResourceCategory.USAGE,
+    UnitClassType.TOKEN: ResourceCategory.TOKEN,
+    UnitClassType.CURRENCY: ResourceCategory.CURRENCY,
+}
+COMMITMENT_TYPES = {UsageModelType.TOKEN_COMMITMENT, UsageModelType.QUANTITY_COMMITMENT,
+                    UsageModelType.MONETARY_COMMITMENT}
+
+
+def check_code(errors: Collector, code: str, field: str = "code") -> None:
+    if not CODE_PATTERN.match(code or ""):
+        errors.add(ErrorCode.INVALID_VALUE,
+                   f"code {code!r} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                   field)
+
+
+def check_range(errors: Collector, start: datetime | None, end: datetime | None,
+                field: str = "effectiveTo", what: str = "end") -> None:
+    if start is not None and end is not None and end <= start:
+        errors.add(ErrorCode.INVALID_RANGE, f"{what} {end.isoformat()} must be after start {start.isoformat()}",
+                   field)
+
+
+def check_non_negative(errors: Collector, value: Decimal | None, field: str) -> None:
+    if value is not None and value < 0:
+        errors.add(ErrorCode.NEGATIVE_QUANTITY, f"{field} must not be negative (got {value})", field)
+
+
+class CatalogService:
+    def __init__(self, store: CatalogStore):
+        self.store = store
+
+    # ------------------------------------------------------------------------------------------ lookups
+    def require(self, kind: type[R], key: str | None, field: str | None = None) -> R:
+        record = self.store.get(kind, key) if key else None
+        if record is None:
+            raise DomainError(ErrorCode.UNKNOWN_REFERENCE, f"{kind.__name__} '{key}' does not exist", field)
+        return record
+
+    def _ref(self, errors: Collector, kind: type[R], key: str | None, field: str) -> R | None:
+        if not key:
+            return None
+        record = self.store.get(kind, key)
+        if record is None:
+            errors.add(ErrorCode.UNKNOWN_REFERENCE, f"{kind.__name__} '{key}' does not exist", field)
+        return record
+
+    def _unit(self, errors: Collector, unit_code: str | None, class_code: str, field: str) -> UnitOfMeasure | None:
+        if not unit_code:
+            return None
+        unit = self.store.get(UnitOfMeasure, unit_code)
+        if unit is None:
+            errors.add(ErrorCode.UNKNOWN_UNIT, f"unit '{unit_code}' does not exist", field)
+        elif unit.class_code != class_code:
+            errors.add(ErrorCode.UNIT_NOT_IN_CLASS,
+                       f"unit '{unit_code}' belongs to class '{unit.class_code}', not '{class_code}'", field)
+        return unit
+
+    # ------------------------------------------------------------------------------------------ checks per kind
+    def check(self, record: CatalogRecord) -> None:
+        """Every value and reference rule of the record's kind; raises one DomainError listing all problems."""
+        errors = Collector()
+        checker = getattr(self, f"_check_{type(record).__name__}")
+        checker(errors, record)
+        errors.raise_if_any()
+
+    def _check_UnitOfMeasureClass(self, errors: Collector, c: UnitOfMeasureClass) -> None:
+        check_code(errors, c.code)
+        units = {u.unit_code: u for u in self.store.units_of_class(c.code)}
+        if units:
+            if c.base_unit_code not in units:
+                errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{c.base_unit_code}' is not in the class",
+                           "baseUnitCode")
+            elif units[c.base_unit_code].conversion_factor != 1:
+                errors.add(ErrorCode.INVALID_VALUE, "the base unit's conversion factor must be 1", "baseUnitCode")
+            if c.default_unit_code not in units:
+                errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"default unit '{c.default_unit_code}' is not in the class",
+                           "defaultUnitCode")
+
+    def _check_UnitOfMeasure(self, errors: Collector, u: UnitOfMeasure) -> None:
+        check_code(errors, u.unit_code, "unitCode")
+        self._ref(errors, UnitOfMeasureClass, u.class_code, "classCode")
+        if u.conversion_factor <= 0:
+            errors.add(ErrorCode.INVALID_VALUE, "conversionFactor must be greater than 0", "conversionFactor")
+        if u.decimal_places is not None and not 0 <= u.decimal_places <= 6:
+            errors.add(ErrorCode.INVALID_VALUE, "decimalPlaces must be between 0 and 6", "decimalPlaces")
+
+    def _check_UsageResource(self, errors: Collector, r: UsageResource) -> None:
+        check_code(errors, r.code)
+        cls = self._ref(errors, UnitOfMeasureClass, r.unit_class_code, "unitOfMeasureClassCode")
+        if cls is not None:
+            self._unit(errors, r.default_unit_code, cls.code, "defaultUnitCode")
+            if CATEGORY_FOR_CLASS[cls.type] != r.category:
+                errors.add(ErrorCode.INVALID_VALUE,
+                           f"a {r.category} resource needs a {r.category} unit class, '{cls.code}' is {cls.type}",
+                           "category")
+        if r.token_resource_code:
+            token = self._ref(errors, UsageResource, r.token_resource_code, "tokenResourceCode")
+            if token is not None and token.category != ResourceCategory.TOKEN:
+                errors.add(ErrorCode.INVALID_VALUE, f"'{token.code}' is not a TOKEN resource", "tokenResourceCode")
+            if r.tokens_per_unit is None or r.tokens_per_unit <= 0:
+                errors.add(ErrorCode.INVALID_VALUE, "tokensPerUnit must be greater than 0 with a token resource",
+                           "tokensPerUnit")
+        elif r.tokens_per_unit is not None:
+            errors.add(ErrorCode.INVALID_VALUE, "tokensPerUnit needs a tokenResourceCode", "tokensPerUnit")
+        if r.usage_definition_product_code:
+            self._ref(errors, Product, r.usage_definition_product_code, "usageDefinitionProductCode")
+
+    def _check_Product(self, errors: Collector, p: Product) -> None:
+        check_code(errors, p.code)
+        if not p.name.strip():
+            errors.add(ErrorCode.REQUIRED, "name must not be empty", "name")
+
+    def _check_ProductUsageResource(self, errors: Collector, pur: ProductUsageResource) -> None:
+        product = self._ref(errors, Product, pur.product_code, "productCode")
+        self._ref(errors, UsageResource, pur.resource_code, "resourceCode")
+        check_range(errors, pur.effective_from, pur.effective_to)
+        if pur.is_optional and product is not None and product.usage_model_type not in COMMITMENT_TYPES:
+            errors.add(ErrorCode.INVALID_VALUE, "isOptional is for commitment products only", "isOptional")
+        if pur.token_resource_code:
+            token = self._ref(errors, UsageResource, pur.token_resource_code, "tokenResourceCode")
+            if token is not None and token.category != ResourceCategory.TOKEN:
+                errors.add(ErrorCode.INVALID_VALUE, f"'{token.code}' is not a TOKEN resource", "tokenResourceCode")
+
+    def _check_ProductUsageGrant(self, errors: Collector, g: ProductUsageGrant) -> None:
+        pur = self.store.get(ProductUsageResource, g.pur_id)
+        if pur is None:
+            errors.add(ErrorCode.UNKNOWN_REFERENCE, f"product usage resource '{g.pur_id}' does not exist",
+                       "productUsageResourceId")
+        check_non_negative(errors, g.quantity, "quantity")
+        if g.validity_unit == ValidityUnit.NONE and g.validity_term is not None:
+            errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be empty when validityUnit is NONE", "validityTerm")
+        if g.validity_unit != ValidityUnit.NONE and (g.validity_term is None or g.validity_term < 1):
+            errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be 1 or more", "validityTerm")
+        check_range(errors, g.effective_from, g.effective_to)
+        if pur is not None:
+            resource = self.store.get(UsageResource, pur.resource_code)
+            if resource is not None:
+                self._unit(errors, g.unit_code, resource.unit_class_code, "unitCode")
+        for field, policy_id, kind in (("refreshPolicyId", g.refresh_policy_id, PolicyKind.GRANT_REFRESH),
+                                       ("rolloverPolicyId", g.rollover_policy_id, PolicyKind.GRANT_ROLLOVER)):
+            self._policy_of_kind(errors, policy_id, kind, field)
+
+    def _policy_of_kind(self, errors: Collector, policy_id: str | None, kind: PolicyKind, field: str) -> None:
+        policy = self._ref(errors, Policy, policy_id, field)
+        if policy is not None and policy.kind != kind:
+            errors.add(ErrorCode.INVALID_VALUE, f"policy '{policy_id}' is a {policy.kind} policy, not {kind}", field)
+
+    def _check_Policy(self, errors: Collector, p: Policy) -> None:
+        for name in POLICY_FIELDS[p.kind]:
+            optional = {"maximum_rollover_count", "delay_unit", "refresh_frequency", "refresh_unit",
+                        "rollover_can_expire"}
+            if getattr(p, name) is None and name not in optional:
+                errors.add(ErrorCode.REQUIRED, f"a {p.kind} policy needs {camel(name)}", camel(name))
+        for name in ("delay", "maximum_rollover_count"):
+            value = getattr(p, name)
+            if value is not None and value < 0:
+                errors.add(ErrorCode.INVALID_VALUE, f"{camel(name)} must not be negative", camel(name))
+        if p.refresh_allowed and (p.refresh_frequency is None or p.refresh_frequency < 1 or p.refresh_unit is None):
+            errors.add(ErrorCode.INVALID_VALUE, "a refresh needs frequency ≥ 1 and a unit", "refreshFrequency")
+
+    def _check_policy_set(self, errors: Collector, policies: PolicySet) -> None:
+        for kind in RESOURCE_POLICY_KINDS:
+            self._policy_of_kind(errors, policies.policy_id(kind), kind, camel(kind.lower()) + "PolicyId")
+
+    def _check_ResourcePolicy(self, errors: Collector, rp: ResourcePolicy) -> None:
+        self._ref(errors, UsageResource, rp.resource_code, "resourceCode")
+        self._check_policy_set(errors, rp.policies)
+
+    def _check_ProductResourcePolicy(self, errors: Collector, prp: ProductResourcePolicy) -> None:
+        self._ref(errors, ProductUsageResource, prp.pur_id, "productUsageResourceId")
+        self._check_policy_set(errors, prp.policies)
+
+    def _check_GrantBindingPolicy(self, errors: Collector, b: GrantBindingPolicy) -> None:
+        self._ref(errors, Product, b.product_code, "productCode")
+        if (b.target is None) != (b.binding.value == "SELF"):
+            errors.add(ErrorCode.INVALID_VALUE, "binding TARGET needs a target; SELF takes none", "target")
+
+    def _check_RateCard(self, errors: Collector, c: RateCard) -> None:
+        check_range(errors, c.effective_from, c.effective_to)
+
+    def _check_RateCardEntry(self, errors: Collector, e: RateCardEntry) -> None:
+        card = self._ref(errors, RateCard, e.rate_card_id, "rateCardId")
+        if e.resource_code:
+            self._ref(errors, UsageResource, e.resource_code, "resourceCode")
+        elif card is not None and card.type == RateCardType.BASE:
+            errors.add(ErrorCode.REQUIRED, "an entry of a BASE rate card needs a resource", "resourceCode")
+        if e.product_code:
+            self._ref(errors, Product, e.product_code, "productCode")
+        check_non_negative(errors, e.rate, "rate")
+        unit = self.store.get(UnitOfMeasure, e.rate_unit_code)
+        if unit is None:
+            errors.add(ErrorCode.UNKNOWN_UNIT, f"unit '{e.rate_unit_code}' does not exist", "rateUnitCode")
+        else:
+            cls = self.store.get(UnitOfMeasureClass, unit.class_code)
+            if cls is not None and cls.type not in (UnitClassType.CURRENCY, UnitClassType.TOKEN):
+                errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"rate unit '{unit.unit_code}' must be a CURRENCY or TOKEN"
+                           f" unit, not {cls.type}", "rateUnitCode")
+        check_range(errors, e.effective_from, e.effective_to)
+        if e.tiers and e.tier_mode is None:
+            errors.add(ErrorCode.REQUIRED, "tiers need a tierMode (TIERED or VOLUME)", "tierMode")
+        pricing_tiers = [PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
+                         for t in e.tiers]
+        for problem in validate_tiers(pricing_tiers):
+            errors.add(ErrorCode.INVALID_RANGE, problem.message,
+                       f"tiers.{problem.indexes[0]}" if problem.indexes else "tiers")
+        for index, tier in enumerate(e.tiers):
+            check_non_negative(errors, tier.lower_bound, f"tiers.{index}.lowerBound")
+            check_non_negative(errors, tier.flat_fee, f"tiers.{index}.flatFee")
+
+    # ------------------------------------------------------------------------------------------ commands
+    def create(self, record: R) -> R:
+        self.check(record)
+        if isinstance(record, UnitOfMeasureClass):
+            raise DomainError(ErrorCode.INVALID_VALUE, "create a unit class with create_unit_class (needs units)")
+        self.store.insert(record)
+        return record
+
+    def create_unit_class(self, cls: UnitOfMeasureClass, units: list[UnitOfMeasure]) -> UnitOfMeasureClass:
+        """A class is created together with its units, so that its base and default units exist."""
+        errors = Collector()
+        check_code(errors, cls.code)
+        if self.store.get(UnitOfMeasureClass, cls.code) is not None:
+            errors.add(ErrorCode.DUPLICATE_CODE, f"unit class '{cls.code}' already exists", "code")
+        codes = [u.unit_code for u in units]
+        if not units:
+            errors.add(ErrorCode.REQUIRED, "a unit class needs at least one unit", "units")
+        for index, unit in enumerate(units):
+            check_code(errors, unit.unit_code, f"units.{index}.unitCode")
+            if codes.count(unit.unit_code) > 1:
+                errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' appears twice", f"units.{index}")
+            elif self.store.get(UnitOfMeasure, unit.unit_code) is not None:
+                errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' already exists", f"units.{index}")
+            if unit.conversion_factor <= 0:
+                errors.add(ErrorCode.INVALID_VALUE, "conversionFactor must be greater than 0",
+                           f"units.{index}.conversionFactor")
+        by_code = {u.unit_code: u for u in units}
+        if cls.base_unit_code not in by_code:
+            errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{cls.base_unit_code}' is not among the units",
+                       "baseUnitCode")
+        elif by_code[cls.base_unit_code].conversion_factor != 1:
+            errors.add(ErrorCode.INVALID_VALUE, "the base unit's conversion factor must be 1", "baseUnitCode")
+        if cls.default_unit_code not in by_code:
+            errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"default unit '{cls.default_unit_code}' is not among the units",
+                       "defaultUnitCode")
+        errors.raise_if_any()
+        self.store.insert(cls)
+        for unit in units:
+            self.store.insert(replace(unit, class_code=cls.code))
+        return cls
+
+    def update(self, kind: type[R], key: str, changes: dict[str, Any]) -> R:
+        current = self.store.get(kind, key)
+        if current is None:
+            raise NotFound(kind.__name__, key)
+        updated = lifecycle.apply_changes(current, changes)
+        if updated == current:
+            return current
+        if updated.status == RecordStatus.ACTIVE and current.status != RecordStatus.ACTIVE:
+            self.ensure_references_active(updated)
+        self.check(updated)
+        self.store.replace(current, updated)
+        return updated
+
+    def delete(self, kind: type[R], key: str) -> R:
+        record = self.store.get(kind, key)
+        if record is None:
+            raise NotFound(kind.__name__, key)
+        lifecycle.ensure_deletable(record)
+        self._ensure_no_dependents(record)
+        self.store.delete(record)
+        return record
+
+    def _ensure_no_dependents(self, record: CatalogRecord) -> None:
+        dependents: list[Any] = []
+        if isinstance(record, Product):
+            dependents = self.store.purs_of_product(record.code)
+        elif isinstance(record, ProductUsageResource):
+            dependents = self.store.grants_of_pur(record.product_code, record.id)
+        elif isinstance(record, RateCard):
+            dependents = self.store.entries_of_card(record.id)
+        elif isinstance(record, UnitOfMeasureClass):
+            dependents = [u for u in self.store.units_of_class(record.code)]
+        elif isinstance(record, UsageResource) and self.store.resource_is_referenced(record.code):
+            dependents = [record.code]
+        elif isinstance(record, UnitOfMeasure):
+            cls = self.store.get(UnitOfMeasureClass, record.class_code)
+            if cls is not None and record.unit_code in (cls.base_unit_code, cls.default_unit_code):
+                dependents = [cls]
+        if dependents:
+            raise DomainError(ErrorCode.STATUS_FORBIDS,
+                              f"{type(record).__name__} still has {len(dependents)} dependent record(s); "
+                              "delete those first")
+
+    def ensure_references_active(self, record: CatalogRecord) -> None:
+        """A record may only become ACTIVE when every record it points at is ACTIVE."""
+        inactive = [f"{type(r).__name__} '{key}'" for r, key in self.references(record)
+                    if r is not None and r.status != RecordStatus.ACTIVE]
+        if inactive:
+            raise DomainError(ErrorCode.INACTIVE_REFERENCE,
+                              f"activate {', '.join(inactive)} first", "status")
+
+    def references(self, record: CatalogRecord) -> list[tuple[Any, str]]:
+        """(referenced record or None, its key) for every reference of a record."""
+        s = self.store
+        refs: list[tuple[Any, str]] = []
+        if isinstance(record, UnitOfMeasure):
+            refs.append((s.get(UnitOfMeasureClass, record.class_code), record.class_code))
+        elif isinstance(record, UsageResource):
+            refs.append((s.get(UnitOfMeasureClass, record.unit_class_code), record.unit_class_code))
+            refs.append((s.get(UnitOfMeasure, record.default_unit_code), record.default_unit_code))
+            if record.token_resource_code:
+                refs.append((s.get(UsageResource, record.token_resource_code), record.token_resource_code))
+        elif isinstance(record, ProductUsageResource):
+            refs.append((s.get(Product, record.product_code), record.product_code))
+            refs.append((s.get(UsageResource, record.resource_code), record.resource_code))
+        elif isinstance(record, ProductUsageGrant):
+            refs.append((s.get(ProductUsageResource, record.pur_id), record.pur_id))
+            refs.append((s.get(UnitOfMeasure, record.unit_code), record.unit_code))
+            refs += [(s.get(Policy, pid), pid) for pid in (record.refresh_policy_id, record.rollover_policy_id) if pid]
+        elif isinstance(record, (ResourcePolicy, ProductResourcePolicy)):
+            refs += [(s.get(Policy, pid), pid) for pid in record.policies.ids()]
+        elif isinstance(record, RateCardEntry):
+            refs.append((s.get(RateCard, record.rate_card_id), record.rate_card_id))
+            refs.append((s.get(UnitOfMeasure, record.rate_unit_code), record.rate_unit_code))
+            if record.resource_code:
+                refs.append((s.get(UsageResource, record.resource_code), record.resource_code))
+        return refs
+
+
+def pricing_spec(entry: RateCardEntry, currency: str | None = None) -> PriceSpec:
+    """The pricing engine's view of a rate card entry."""
+    return PriceSpec(
+        rate=entry.rate,
+        currency=currency or entry.rate_unit_code,
+        tier_mode=entry.tier_mode,
+        tiers=tuple(PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
+                    for t in entry.tiers),
+    )
+
+
+def camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+__all__ = ["CatalogService", "pricing_spec"]

@@ -1,0 +1,42 @@
+"""The typed context built for every request: who calls, and fresh repositories and DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from core.auth import Principal
+from core.catalog_service import CatalogService
+from graphql_api.loaders import CatalogLoaders
+from infra.catalog_repo import CatalogRepository
+
+
+@dataclass
+class Context:
+    principal: Principal | None
+    request: Any = None
+    response: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tenant(self) -> str:
+        assert self.principal is not None, "resolvers run behind authentication"
+        return self.principal.tenant
+
+    @cached_property
+    def catalog(self) -> CatalogRepository:
+        return CatalogRepository(self.tenant)
+
+    @cached_property
+    def catalog_service(self) -> CatalogService:
+        return CatalogService(self.catalog)
+
+    @cached_property
+    def loaders(self) -> CatalogLoaders:
+        return CatalogLoaders(self.catalog)
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,31 @@
+"""Field permissions by role; a refusal is a GraphQL error with ``extensions.code = "FORBIDDEN"``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from core.auth import Action
+
+
+class _Requires(BasePermission):
+    action: Action
+    message = "your API key's roles do not allow this operation"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.may(self.action)
+
+
+class CanRead(_Requires):
+    action = Action.READ
+
+
+class CanRecordUsage(_Requires):
+    action = Action.RECORD_USAGE
+
+
+class CanConfigure(_Requires):
+    action = Action.CONFIGURE

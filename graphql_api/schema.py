@@ -1,0 +1,41 @@
+"""The schema: one Query and one Mutation merged from each feature's root types, plus the safety limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from graphql_api.catalog_api import CatalogMutation, CatalogQuery
+from graphql_api.errors import DomainErrorCodes, should_mask
+from graphql_api.types.catalog import POLICY_TYPES
+from infra.settings import get_settings
+
+#: Each feature contributes its root types here (one line per feature keeps merges trivial).
+QUERIES: tuple[type, ...] = (CatalogQuery,)
+MUTATIONS: tuple[type, ...] = (CatalogMutation,)
+
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)
+
+
+def build_schema() -> strawberry.Schema:
+    settings = get_settings()
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        MaxTokensLimiter(max_token_count=20_000),
+        DomainErrorCodes,
+        MaskErrors(should_mask_error=should_mask),
+    ]
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=POLICY_TYPES,
+        extensions=extensions,
+    )
+
+
+schema = build_schema()

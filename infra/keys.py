@@ -1,0 +1,124 @@
+"""Every DynamoDB key string of the project is built here, and only here.
+
+Catalog table: one partition per tenant (``T#{tenant}``); a product's children sort right after it
+(``PROD#{code}#PUR#{id}#GRANT#{id}``), so one Query reads a page of products with their whole nesting.
+Child ids are paths (``{productCode}:{purUlid}``) so that any record's key follows from its id alone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+SEP = "#"
+ID_SEP = ":"
+
+
+def new_ulid() -> str:
+    """A time-ordered, collision-resistant id (48-bit millisecond clock + 80 random bits), Crockford base32."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, rem = divmod(value, 32)
+        chars.append(alphabet[rem])
+    return "".join(reversed(chars))
+
+
+def tenant_pk(tenant: str) -> str:
+    return f"T{SEP}{tenant}"
+
+
+def api_key_pk(key_hash: str) -> str:
+    return f"KEY{SEP}{key_hash}"
+
+
+API_KEY_SK = "KEY"
+
+# ---------------------------------------------------------------------------------------------- catalog sort keys
+UOM_PREFIX = "UOM#"
+PRODUCT_PREFIX = "PROD#"
+CARD_PREFIX = "CARD#"
+
+
+def unit_class_sk(code: str) -> str:
+    return f"UOM{SEP}C{SEP}{code}"
+
+
+def unit_sk(unit_code: str) -> str:
+    return f"UOM{SEP}U{SEP}{unit_code}"
+
+
+def resource_sk(code: str) -> str:
+    return f"RES{SEP}{code}"
+
+
+def resource_policy_sk(resource_code: str) -> str:
+    return f"RES{SEP}{resource_code}{SEP}POLICY"
+
+
+def product_sk(code: str) -> str:
+    return f"PROD{SEP}{code}"
+
+
+def product_range(code: str) -> tuple[str, str]:
+    """SK bounds covering a product and all of its children (codes never contain '#' or '~')."""
+    return product_sk(code), f"{product_sk(code)}{SEP}~"
+
+
+def products_after(code: str | None) -> tuple[str, str]:
+    """SK bounds of every product (and children) after ``code`` in code order."""
+    start = f"{product_sk(code)}{SEP}~" if code else PRODUCT_PREFIX
+    return start, "PROD$"
+
+
+def binding_policy_sk(product_code: str) -> str:
+    return f"{product_sk(product_code)}{SEP}BINDING"
+
+
+def pur_id(product_code: str, ulid: str) -> str:
+    return f"{product_code}{ID_SEP}{ulid}"
+
+
+def grant_id(pur: str, ulid: str) -> str:
+    return f"{pur}{ID_SEP}{ulid}"
+
+
+def split_id(record_id: str) -> list[str]:
+    return record_id.split(ID_SEP)
+
+
+def pur_sk(pur: str) -> str:
+    product_code, ulid = split_id(pur)[:2]
+    return f"{product_sk(product_code)}{SEP}PUR{SEP}{ulid}"
+
+
+def product_resource_policy_sk(pur: str) -> str:
+    return f"{pur_sk(pur)}{SEP}POLICY"
+
+
+def grant_sk(grant: str) -> str:
+    product_code, pur_ulid, ulid = split_id(grant)
+    return f"{pur_sk(pur_id(product_code, pur_ulid))}{SEP}GRANT{SEP}{ulid}"
+
+
+def policy_sk(policy_id: str) -> str:
+    return f"POLICY{SEP}{policy_id}"
+
+
+def rate_card_sk(card_id: str) -> str:
+    return f"CARD{SEP}{card_id}"
+
+
+def rate_entry_id(card_id: str, ulid: str) -> str:
+    return f"{card_id}{ID_SEP}{ulid}"
+
+
+def rate_entry_sk(entry_id: str) -> str:
+    card_id, ulid = split_id(entry_id)
+    return f"{rate_card_sk(card_id)}{SEP}RATE{SEP}{ulid}"
+
+
+def resource_ref_pk(tenant: str, resource_code: str) -> str:
+    """GSI1 partition of every record that points at a resource (PURs, rate entries, token links)."""
+    return f"{tenant_pk(tenant)}{SEP}REF{SEP}{resource_code}"

@@ -1,0 +1,51 @@
+"""Typed settings, read lazily from the environment (never at import time). Every variable is in the README."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    catalog_table: str
+    accounts_table: str
+    usage_table: str
+    dynamodb_endpoint: str | None
+    streams_endpoint: str | None
+    host: str
+    port: int
+    dev_api_key: str | None
+    max_query_depth: int
+    max_aliases: int
+    max_body_bytes: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        endpoint = e.get("AWS_ENDPOINT_URL_DYNAMODB") or None
+        return cls(
+            region=e.get("AWS_REGION") or e.get("AWS_DEFAULT_REGION") or "us-east-1",
+            catalog_table=e.get("CATALOG_TABLE", "usage-catalog"),
+            accounts_table=e.get("ACCOUNTS_TABLE", "usage-accounts"),
+            usage_table=e.get("USAGE_TABLE", "usage-records"),
+            dynamodb_endpoint=endpoint,
+            streams_endpoint=e.get("AWS_ENDPOINT_URL_DYNAMODBSTREAMS") or endpoint,
+            host=e.get("HOST", "127.0.0.1"),
+            port=int(e.get("PORT", "8000")),
+            dev_api_key=e.get("USAGE_DEV_API_KEY") or None,
+            max_query_depth=int(e.get("GRAPHQL_MAX_DEPTH", "12")),
+            max_aliases=int(e.get("GRAPHQL_MAX_ALIASES", "30")),
+            max_body_bytes=int(e.get("GRAPHQL_MAX_BODY_BYTES", str(2 * 1024 * 1024))),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

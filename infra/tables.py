@@ -1,0 +1,58 @@
+"""Table definitions (the same key schemas as template.yaml; a test ties the two) and idempotent creation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from infra.settings import Settings
+
+TableDef = Callable[[Settings], dict[str, Any]]
+
+
+def _s(name: str) -> dict[str, str]:
+    return {"AttributeName": name, "AttributeType": "S"}
+
+
+def catalog_table(settings: Settings) -> dict[str, Any]:
+    return {
+        "TableName": settings.catalog_table,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "gsi1",
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+#: Every table the application needs; later modules append their definitions here.
+TABLES: list[TableDef] = [catalog_table]
+
+
+def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60) -> list[str]:
+    """Create the tables that are missing and wait until all are ACTIVE; returns the names created."""
+    existing: set[str] = set()
+    for page in client.get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    created = []
+    for table in TABLES:
+        spec = table(settings)
+        if spec["TableName"] not in existing:
+            try:
+                client.create_table(**spec)
+                created.append(spec["TableName"])
+            except client.exceptions.ResourceInUseException:
+                pass  # created concurrently by another process: fine
+    deadline = time.monotonic() + timeout_s
+    for table in TABLES:
+        name = table(settings)["TableName"]
+        while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"table {name} did not become ACTIVE in {timeout_s}s")
+            time.sleep(0.2)
+    return created

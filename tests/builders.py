@@ -1,0 +1,56 @@
+"""Catalog builders for tests: the DOMAIN §5 Cell Phone Plan through the public GraphQL API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+UNIT_CLASS = """mutation($input: CreateUnitOfMeasureClassInput!) {
+  createUnitOfMeasureClass(input: $input) { record { id code } errors { code message field } } }"""
+RESOURCE = """mutation($input: CreateUsageResourceInput!) {
+  createUsageResource(input: $input) { record { id code } errors { code message field } } }"""
+PRODUCT = """mutation($input: CreateProductInput!) {
+  createProduct(input: $input) { record { id code status } errors { code message field } } }"""
+PUR = """mutation($input: CreateProductUsageResourceInput!) {
+  createProductUsageResource(input: $input) { record { id } errors { code message field } } }"""
+GRANT = """mutation($input: CreateProductUsageGrantInput!) {
+  createProductUsageGrant(input: $input) { record { id quantity } errors { code message field } } }"""
+CARD = """mutation($input: CreateRateCardInput!) {
+  createRateCard(input: $input) { record { id } errors { code message field } } }"""
+ENTRY = """mutation($input: CreateRateCardEntryInput!) {
+  createRateCardEntry(input: $input) { record { id rate } errors { code message field } } }"""
+POLICY = """mutation($input: CreatePolicyInput!) {
+  createPolicy(input: $input) { record { id name kind } errors { code message field } } }"""
+
+START = "2026-01-01T00:00:00Z"
+
+
+def unit_classes(api: Any) -> None:
+    api.ok(UNIT_CLASS, {"input": {"code": "DATA", "name": "Data", "type": "USAGE", "baseUnitCode": "MB",
+                                  "defaultUnitCode": "GB", "units": [
+                                      {"unitCode": "MB", "name": "Megabyte", "conversionFactor": "1"},
+                                      {"unitCode": "GB", "name": "Gigabyte", "conversionFactor": "1024"},
+                                      {"unitCode": "TB", "name": "Terabyte", "conversionFactor": "1048576"}]}})
+    api.ok(UNIT_CLASS, {"input": {"code": "COUNT", "name": "Count", "type": "USAGE", "baseUnitCode": "EA",
+                                  "units": [{"unitCode": "EA", "name": "Each", "conversionFactor": "1"}]}})
+    api.ok(UNIT_CLASS, {"input": {"code": "TIME", "name": "Time", "type": "USAGE", "baseUnitCode": "MIN",
+                                  "units": [{"unitCode": "MIN", "name": "Minute", "conversionFactor": "1"},
+                                            {"unitCode": "HR", "name": "Hour", "conversionFactor": "60"}]}})
+
+
+def cell_phone_plan(api: Any, code: str = "CELL", with_units: bool = True) -> dict[str, Any]:
+    """Grants 4,000 texts, 2 GB, 100 minutes a month; texts $0.75, data $1.25/GB, minutes $0.10."""
+    if with_units:
+        unit_classes(api)
+        for res, cls in (("TEXTS", "COUNT"), ("DATA", "DATA"), ("MINUTES", "TIME")):
+            api.ok(RESOURCE, {"input": {"code": res, "name": res.title(), "unitOfMeasureClassCode": cls}})
+    api.ok(PRODUCT, {"input": {"code": code, "name": "Cell Phone Plan", "usageModelType": "ANCHOR"}})
+    card = api.ok(CARD, {"input": {"name": f"{code} base rates", "type": "BASE", "effectiveFrom": START}})["record"]
+    ids: dict[str, Any] = {"card": card["id"], "purs": {}}
+    for res, qty, rate in (("TEXTS", "4000", "0.75"), ("DATA", "2", "1.25"), ("MINUTES", "100", "0.10")):
+        pur = api.ok(PUR, {"input": {"productCode": code, "resourceCode": res, "effectiveFrom": START}})["record"]
+        ids["purs"][res] = pur["id"]
+        api.ok(GRANT, {"input": {"productUsageResourceId": pur["id"], "quantity": qty, "validityTerm": 1,
+                                 "validityUnit": "MONTH"}})
+        api.ok(ENTRY, {"input": {"rateCardId": card["id"], "resourceCode": res, "productCode": code,
+                                 "rate": rate, "rateUnitCode": "USD"}})
+    return ids
