@@ -13,7 +13,6 @@ from typing import Any
 from core.catalog import (
     GrantType,
     Policy,
-    PolicyKind,
     PolicySet,
     Product,
     ProductResourcePolicy,
