@@ -39,6 +39,30 @@ def usage_record_id(tenant: str, idempotency_key: str) -> str:
 
 
 @dataclass(frozen=True)
+class SummaryBooking:
+    """What rating booked for a record into one usage summary (signed: a reversal books negative values).
+
+    Reconciliation recomputes every summary from these. ``adjustment``: booked as a fixed amount into another
+    period (a correction of a closed period); ``reversal``: gives back what a corrected original booked.
+    """
+
+    summary_id: str
+    consumed: Decimal
+    debited: Decimal
+    overage: Decimal
+    amount: Decimal
+    count: int
+    prerated_amount: Decimal = Decimal(0)
+    prerated_quantity: Decimal = Decimal(0)
+    committed_amount: Decimal = Decimal(0)
+    rate_key: str | None = None
+    adjustment: bool = False
+    reversal: bool = False
+    peak_window: str | None = None
+    peak: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class UsageRecord:
     id: str
     tenant: str
@@ -74,3 +98,9 @@ class UsageRecord:
     wallet_id: str | None = None
     processed_at: datetime | None = None
     debits: tuple[tuple[str, Decimal], ...] = field(default_factory=tuple)  # (bucket id, quantity)
+    # ---- set by rating (summaries): what the record booked, and the correction that reversed it
+    bookings: tuple[SummaryBooking, ...] = field(default_factory=tuple)
+    corrected_by: str | None = None
+    #: a MONETARY commitment's wallet that paid the rated amount, and its debits (bucket id, amount)
+    commitment_wallet_id: str | None = None
+    commitment_debits: tuple[tuple[str, Decimal], ...] = field(default_factory=tuple)
