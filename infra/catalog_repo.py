@@ -6,11 +6,12 @@ and the GraphQL loaders never read one item twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from core.catalog import (
     CatalogRecord,
@@ -147,8 +148,8 @@ class CatalogRepository:
                 self._cache.setdefault(cache_key, None)
         return {k: v for k in wanted if (v := self._cache.get(k)) is not None}
 
-    def _query(self, condition: Any, limit: int | None = None, **kwargs: Any) -> Iterable[CatalogItem]:
-        return CatalogItem.query(self.pk, condition, consistent_read=True, limit=limit, **kwargs)
+    def _query(self, condition: Any, page_size: int | None = None) -> Iterable[CatalogItem]:
+        return CatalogItem.query(self.pk, condition, consistent_read=True, page_size=page_size)
 
     def product_graph(self, code: str) -> ProductGraph | None:
         low, high = keys.product_range(code)
@@ -165,7 +166,8 @@ class CatalogRepository:
                 accept: Callable[[Product], bool] = lambda p: True) -> tuple[list[ProductGraph], bool]:
         graphs: list[ProductGraph] = []
         current: ProductGraph | None = None
-        for item in self._query(condition):
+        # a product with its nesting is ~10 items: size the requests to the page, not to the whole catalog
+        for item in self._query(condition, page_size=None if first is None else max(100, (first + 1) * 16)):
             record = self._remember(item)
             if isinstance(record, Product):
                 current = None
@@ -284,6 +286,45 @@ class CatalogRepository:
                 raise Conflict(f"{type(record).__name__} '{key_of(record)}' was changed meanwhile") from None
             raise
         self._cache[cache_key] = None
+
+    def transact(self, inserts: Sequence[CatalogRecord] = (),
+                 replaces: Sequence[tuple[CatalogRecord, CatalogRecord]] = (),
+                 checks: Sequence[tuple[CatalogItem, Any]] = (),
+                 deletes: Sequence[tuple[CatalogItem, Any]] = ()) -> None:
+        """One DynamoDB transaction (≤ 100 items), all or none: ``inserts`` must not exist yet, each ``replaces``
+        (old, new) must still be at the version read; ``checks`` and ``deletes`` are (item, condition) pairs of other
+        items (a journal). A failed condition raises DUPLICATE_CODE (for an insert) or Conflict and writes nothing."""
+        new_items = [self._item(r) for r in inserts]
+        changed = []
+        for old, new in replaces:
+            item = self._item(new)
+            item.version = self._versions.get((type(old), key_of(old)))
+            changed.append(item)
+        try:
+            with TransactWrite(connection=CatalogItem._get_connection().connection) as tx:
+                for item, condition in checks:
+                    tx.condition_check(CatalogItem, item.pk, item.sk, condition)
+                for item, condition in deletes:
+                    tx.delete(item, condition, add_version_condition=False)
+                for item in new_items:
+                    tx.save(item, condition=CatalogItem.pk.does_not_exist())
+                for item in changed:
+                    tx.save(item)
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
+            first_insert = len(checks) + len(deletes)
+            clash = [inserts[i - first_insert] for i in failed if first_insert <= i < first_insert + len(inserts)]
+            if clash:
+                raise DomainError(ErrorCode.DUPLICATE_CODE, f"{type(clash[0]).__name__} '{key_of(clash[0])}' "
+                                  "already exists") from None
+            if failed or exc.cause_response_code == "TransactionCanceledException":
+                raise Conflict("records were changed meanwhile; read them again and retry") from None
+            raise
+        for record, item in [*zip(inserts, new_items, strict=True),
+                             *zip((new for _, new in replaces), changed, strict=True)]:
+            self._cache[(type(record), key_of(record))] = record
+            self._versions[(type(record), key_of(record))] = item.version
 
 
 def _get_or_none(pk: str, sk: str) -> CatalogItem | None:
