@@ -17,12 +17,13 @@ NESTED_PAGE = """query($first: Int!, $after: String) { products(first: $first, a
   pageInfo { hasNextPage endCursor }
   edges { node { code name usageModelType status bindingPolicy { binding }
     usageResources { id effectiveFrom effectiveTo status
-      resource { code name category unitOfMeasureClass { code baseUnit { unitCode } units { unitCode conversionFactor } }
-                 defaultUnit { unitCode } policy { status } }
+      resource { code name category defaultUnit { unitCode } policy { status }
+                 unitOfMeasureClass { code baseUnit { unitCode } units { unitCode conversionFactor } } }
       grants { quantity unit { unitCode } validityTerm validityUnit drawdownOrder
                refreshPolicy { frequency unit } rolloverPolicy { rolloverAllowed } }
       rates { rate rateUnit { unitCode } tierMode tiers { lowerBound upperBound adjustmentType adjustmentValue } }
-      effectivePolicy { aggregationMethod aggregationPeriod overageChargeable ratingDelayDays commitmentRate } } } } } }"""
+      effectivePolicy { aggregationMethod aggregationPeriod overageChargeable ratingDelayDays commitmentRate }
+    } } } } }"""
 
 PRODUCTS = 120
 RESOURCES_PER_PRODUCT = 3
@@ -42,7 +43,8 @@ def build_catalog(tenant: str) -> None:
     for code, name, base, default, units in UNIT_CLASSES:
         svc.create_unit_class(c.UnitOfMeasureClass(code, name, c.UnitClassType.USAGE, base, default),
                               [c.UnitOfMeasure(u, n, code, Decimal(f), i) for i, (u, n, f) in enumerate(units)])
-    agg = svc.create(c.Policy(keys.new_ulid(), c.PolicyKind.AGGREGATION, "sum", aggregation_method=c.AggregationMethod.SUM,
+    agg = svc.create(c.Policy(keys.new_ulid(), c.PolicyKind.AGGREGATION, "sum",
+                              aggregation_method=c.AggregationMethod.SUM,
                               aggregation_period=c.AggregationPeriod.MONTHLY))
     refresh = svc.create(c.Policy(keys.new_ulid(), c.PolicyKind.GRANT_REFRESH, "monthly", refresh_allowed=True,
                                   refresh_frequency=1, refresh_unit=c.PeriodUnit.MONTH))
