@@ -1,0 +1,132 @@
+"""Usage summaries (core.summaries): keys and billing periods, aggregation, closing, drift."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from core.catalog import AggregationPeriod
+from core.errors import DomainError, ErrorCode
+from core.periods import BillingAnchor, Period, PeriodUnit
+from core.rating import PriceSpec, price
+from core.summaries import (
+    BillingTerms,
+    Contribution,
+    SummaryKey,
+    SummaryStatus,
+    WindowPeak,
+    aggregate,
+    apply,
+    close,
+    closes_at,
+    drift,
+    is_closed,
+    new_summary,
+    peak_window,
+)
+
+D = Decimal
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+SPEC = PriceSpec(D("0.75"), "USD")
+
+
+def summary_of(period: Period = Period(JAN, datetime(2026, 2, 1, tzinfo=UTC)), delay: int = 3):
+    key = SummaryKey("acme", "ACCOUNT:acme", "TEXTS", period.start)
+    return new_summary(key, period, "EA", delay)
+
+
+def test_a_summary_id_names_resource_period_and_owner_and_parses_back() -> None:
+    # GIVEN a key WHEN its id is parsed back within the account THEN it is the same key
+    key = SummaryKey("acme", "SUBSCRIPTION:s-1", "TEXTS", datetime(2026, 3, 15, tzinfo=UTC))
+    assert key.id == "TEXTS/20260315T000000Z/SUBSCRIPTION:s-1"
+    assert SummaryKey.parse("acme", key.id) == key
+
+
+@pytest.mark.parametrize("bad", ["TEXTS", "TEXTS/notadate/X", "/20260101T000000Z/X"])
+def test_an_id_that_is_not_a_summary_id_is_refused(bad: str) -> None:
+    with pytest.raises(DomainError) as err:
+        SummaryKey.parse("acme", bad)
+    assert err.value.code == ErrorCode.INVALID_VALUE
+
+
+def test_billing_periods_follow_the_subscriptions_term_and_billing_day() -> None:
+    # GIVEN a subscription started Jan 20, billed on the 1st, quarterly
+    terms = BillingTerms(BillingAnchor(datetime(2026, 1, 20, tzinfo=UTC), 1), 1, PeriodUnit.QUARTER)
+    # THEN Jan 25 falls in the stub to Feb 1, and Mar 3 in the quarter Feb 1 – May 1
+    assert terms.period(datetime(2026, 1, 25, tzinfo=UTC)) == Period(datetime(2026, 1, 20, tzinfo=UTC),
+                                                                      datetime(2026, 2, 1, tzinfo=UTC))
+    assert terms.period(datetime(2026, 3, 3, tzinfo=UTC)) == Period(datetime(2026, 2, 1, tzinfo=UTC),
+                                                                     datetime(2026, 5, 1, tzinfo=UTC))
+
+
+def test_a_period_closes_after_its_end_plus_the_rating_delay() -> None:
+    # GIVEN January with the default 3-day delay
+    period = Period(JAN, datetime(2026, 2, 1, tzinfo=UTC))
+    end = closes_at(period, 3)
+    # THEN it accepts usage until Feb 4 00:00 and is closed from then on
+    assert end == datetime(2026, 2, 4, tzinfo=UTC)
+    assert not is_closed(period, 3, end - timedelta(microseconds=1))
+    assert is_closed(period, 3, end)
+    summary = summary_of(period)
+    assert summary.accepts_usage(end - timedelta(seconds=1)) and not summary.accepts_usage(end)
+
+
+def test_closing_marks_complete_only_after_the_waiting_period() -> None:
+    # GIVEN an OPEN January summary
+    summary = summary_of()
+    # WHEN closing before Feb 4 THEN refused; after THEN COMPLETE, frozen, and not closed twice
+    with pytest.raises(DomainError):
+        close(summary, datetime(2026, 2, 3, tzinfo=UTC))
+    closed = close(summary, datetime(2026, 2, 4, tzinfo=UTC))
+    assert (closed.status, closed.version) == (SummaryStatus.COMPLETE, summary.version + 1)
+    with pytest.raises(DomainError):
+        close(closed, datetime(2026, 2, 5, tzinfo=UTC))
+    delta = aggregate([Contribution(closed.id, consumed=D(1), count=1)])[closed.id]
+    with pytest.raises(DomainError) as err:
+        apply(closed, delta)
+    assert err.value.code == ErrorCode.PERIOD_CLOSED
+
+
+def test_one_delta_per_summary_adds_up_a_batch() -> None:
+    # GIVEN three contributions to one summary, two rated, one prerated
+    sid = summary_of().id
+    contributions = [
+        Contribution(sid, consumed=D(300), debited=D(200), overage=D(100), amount=D(75), count=1,
+                     rate_key="r1", spec=SPEC),
+        Contribution(sid, consumed=D(50), overage=D(50), amount=D("37.50"), count=1, rate_key="r1", spec=SPEC),
+        Contribution(sid, consumed=D(10), count=1, amount=D(7), prerated_amount=D(7), prerated_quantity=D(10)),
+    ]
+    # WHEN aggregated and applied
+    delta = aggregate(contributions)[sid]
+    summary = apply(summary_of(), delta)
+    # THEN the totals are sums, the overage is kept per rate, and the amount is the price of the total
+    assert (summary.consumed_quantity, summary.debited_quantity, summary.overage_quantity) == (360, 200, 150)
+    assert (summary.usage_count, summary.prerated_quantity) == (3, 10)
+    assert [(r.key, r.overage) for r in summary.rates] == [("r1", 150)]
+    assert summary.amount == price(SPEC, D(150)) + 7 == D("119.50")
+    assert summary.version == 1
+
+
+def test_peak_windows_are_days_or_the_whole_period() -> None:
+    period = Period(JAN, datetime(2026, 2, 1, tzinfo=UTC))
+    at = datetime(2026, 1, 9, 17, 30, tzinfo=UTC)
+    assert peak_window(period, AggregationPeriod.DAILY, at) == "20260109T000000Z"
+    assert peak_window(period, AggregationPeriod.MONTHLY, at) == "20260101T000000Z"
+    # AND a batch keeps each window's latest peak
+    sid = summary_of().id
+    delta = aggregate([Contribution(sid, consumed=D(5), peak=WindowPeak("w", D(5))),
+                       Contribution(sid, consumed=D(2), peak=WindowPeak("w", D(7)))])[sid]
+    assert delta.peaks == (WindowPeak("w", D(7)),) and delta.consumed == 7
+
+
+def test_drift_names_every_field_that_differs() -> None:
+    # GIVEN a stored summary and the one its records add up to, 1 text apart
+    sid = summary_of().id
+    expected = apply(summary_of(), aggregate([Contribution(sid, consumed=D(10), count=1)])[sid])
+    stored = apply(summary_of(), aggregate([Contribution(sid, consumed=D(11), count=1)])[sid])
+    # THEN drift reports consumed_quantity, and nothing for identical summaries
+    assert [(d.field, d.stored, d.expected) for d in drift(stored, expected)] == [("consumed_quantity", 11, 10)]
+    assert drift(expected, expected) == []
+    assert [d.field for d in drift(None, expected)] == ["summary"]
