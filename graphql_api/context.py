@@ -11,7 +11,9 @@ from strawberry.types import Info as StrawberryInfo
 from core.auth import Principal
 from core.catalog_service import CatalogService
 from graphql_api.loaders import CatalogLoaders
+from infra.accounts_repo import AccountsRepository
 from infra.catalog_repo import CatalogRepository
+from infra.wallets_repo import WalletsRepository
 
 
 @dataclass
@@ -37,6 +39,14 @@ class Context:
     @cached_property
     def loaders(self) -> CatalogLoaders:
         return CatalogLoaders(self.catalog)
+
+    @cached_property
+    def accounts(self) -> AccountsRepository:
+        return AccountsRepository(self.tenant)
+
+    @cached_property
+    def wallets(self) -> WalletsRepository:
+        return WalletsRepository(self.tenant, accounts=self.accounts)
 
 
 Info = StrawberryInfo[Context, None]

@@ -8,14 +8,15 @@ import strawberry
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from graphql_api.accounts_api import AccountsMutation, AccountsQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
 from graphql_api.errors import DomainErrorCodes, should_mask
 from graphql_api.types.catalog import POLICY_TYPES
 from infra.settings import get_settings
 
 #: Each feature contributes its root types here (one line per feature keeps merges trivial).
-QUERIES: tuple[type, ...] = (CatalogQuery,)
-MUTATIONS: tuple[type, ...] = (CatalogMutation,)
+QUERIES: tuple[type, ...] = (CatalogQuery, AccountsQuery)
+MUTATIONS: tuple[type, ...] = (CatalogMutation, AccountsMutation)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

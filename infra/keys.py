@@ -122,3 +122,47 @@ def rate_entry_sk(entry_id: str) -> str:
 def resource_ref_pk(tenant: str, resource_code: str) -> str:
     """GSI1 partition of every record that points at a resource (PURs, rate entries, token links)."""
     return f"{tenant_pk(tenant)}{SEP}REF{SEP}{resource_code}"
+
+
+# ---------------------------------------------------------------------------------------------- accounts and wallets
+# Accounts table. An account's partition holds the account and its subscriptions (one Query reads them all); a
+# subscription id's guard makes external ids unique per tenant; a wallet's partition holds one counter item per
+# credit (``C#``: one Query loads the wallet's state) and its DEBIT/REVERSAL ledger items (``L#``, by effective time).
+ACCOUNT_SK = "ACCOUNT"
+SUBSCRIPTION_PREFIX = "SUB#"
+SUBSCRIPTION_GUARD_SK = "SUBSCRIPTION"
+CREDIT_PREFIX = "C#"
+LEDGER_PREFIX = "L#"
+
+
+def account_pk(tenant: str, account_external_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}ACCT{SEP}{account_external_id}"
+
+
+def subscription_sk(subscription_external_id: str) -> str:
+    return f"{SUBSCRIPTION_PREFIX}{subscription_external_id}"
+
+
+def subscription_guard_pk(tenant: str, subscription_external_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}SUBID{SEP}{subscription_external_id}"
+
+
+def wallet_pk(tenant: str, wallet_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}W{SEP}{wallet_id}"
+
+
+def credit_sk(credit_id: str) -> str:
+    return f"{CREDIT_PREFIX}{credit_id}"
+
+
+def ledger_sk(ledger_key: str) -> str:
+    """``ledger_key`` from ``core.wallets.ledger_key``: effective time first, so the ledger pages in time order."""
+    return f"{LEDGER_PREFIX}{ledger_key}"
+
+
+def ledger_after_sk(timestamp: str) -> str:
+    """The lowest ledger sort key strictly after every entry effective at ``timestamp``."""
+    return f"{LEDGER_PREFIX}{timestamp}{SEP}~"
+
+
+LEDGER_END_SK = f"{LEDGER_PREFIX}~"

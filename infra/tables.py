@@ -30,8 +30,27 @@ def catalog_table(settings: Settings) -> dict[str, Any]:
     }
 
 
+def accounts_table(settings: Settings) -> dict[str, Any]:
+    """Accounts, subscriptions, wallets (credit counters) and the wallet ledger; see infra/keys.py.
+
+    gsi1 is sparse: only items that set gsi1pk/gsi1sk appear in it (as in template.yaml).
+    """
+    return {
+        "TableName": settings.accounts_table,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "gsi1",
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 #: Every table the application needs; later modules append their definitions here.
-TABLES: list[TableDef] = [catalog_table]
+TABLES: list[TableDef] = [catalog_table, accounts_table]
 
 
 def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60) -> list[str]:

@@ -54,3 +54,56 @@ def cell_phone_plan(api: Any, code: str = "CELL", with_units: bool = True) -> di
         api.ok(ENTRY, {"input": {"rateCardId": card["id"], "resourceCode": res, "productCode": code,
                                  "rate": rate, "rateUnitCode": "USD"}})
     return ids
+
+
+# ---------------------------------------------------------------------------------------------- activation (issue 4)
+PRODUCT_CHAIN = """query($code: String!) { product(code: $code) { code status
+  bindingPolicy { binding target status }
+  usageResources { id status
+    resource { code status unitOfMeasureClass { code status units { unitCode status } } }
+    grants { id status refreshPolicy { id status } rolloverPolicy { id status } }
+    rates { id status rateCard { id status } } } } }"""
+
+
+def activate_everything(api: Any, product_code: str) -> None:
+    """Make the product and every record of its chain ACTIVE by manual status updates, in dependency order
+    (unit classes, units, resources, policies, product, PURs, grants, rate cards, entries, binding policy)."""
+    product = api(PRODUCT_CHAIN, {"code": product_code})["product"]
+    assert product is not None, f"product {product_code} does not exist"
+    purs = product["usageResources"]
+
+    def activate(mutation: str, key: str, value: str) -> None:
+        api.ok(f"mutation($v: {'ID' if key == 'id' else 'String'}!) {{ {mutation}(input: {{{key}: $v, "
+               f"status: ACTIVE}}) {{ errors {{ code message field }} }} }}", {"v": value})
+
+    classes = {p["resource"]["unitOfMeasureClass"]["code"]: p["resource"]["unitOfMeasureClass"] for p in purs}
+    for cls in classes.values():
+        if cls["status"] != "ACTIVE":
+            activate("updateUnitOfMeasureClass", "code", cls["code"])
+        for unit in cls["units"]:
+            if unit["status"] != "ACTIVE":
+                activate("updateUnitOfMeasure", "unitCode", unit["unitCode"])
+    for code in dict.fromkeys(p["resource"]["code"] for p in purs if p["resource"]["status"] != "ACTIVE"):
+        activate("updateUsageResource", "code", code)
+    policies = {policy["id"] for p in purs for g in p["grants"] for policy in (g["refreshPolicy"], g["rolloverPolicy"])
+                if policy and policy["status"] != "ACTIVE"}
+    for policy_id in sorted(policies):
+        activate("updatePolicy", "id", policy_id)
+    if product["status"] != "ACTIVE":
+        activate("updateProduct", "code", product_code)
+    for pur in purs:
+        if pur["status"] != "ACTIVE":
+            activate("updateProductUsageResource", "id", pur["id"])
+        for grant in pur["grants"]:
+            if grant["status"] != "ACTIVE":
+                activate("updateProductUsageGrant", "id", grant["id"])
+    rates = [rate for p in purs for rate in p["rates"]]
+    for card_id in dict.fromkeys(r["rateCard"]["id"] for r in rates if r["rateCard"]["status"] != "ACTIVE"):
+        activate("updateRateCard", "id", card_id)
+    for entry_id in dict.fromkeys(r["id"] for r in rates if r["status"] != "ACTIVE"):
+        activate("updateRateCardEntry", "id", entry_id)
+    binding = product["bindingPolicy"]
+    if binding and binding["status"] != "ACTIVE":
+        api.ok("""mutation($input: GrantBindingPolicyInput!) { setGrantBindingPolicy(input: $input) {
+          errors { code message field } } }""", {"input": {"productCode": product_code, "binding": binding["binding"],
+                                                           "target": binding["target"], "status": "ACTIVE"}})

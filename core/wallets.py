@@ -1,0 +1,409 @@
+"""Wallets: a subscription's product grants as grant schedules, and a wallet's buckets and ledger as of any time.
+
+A wallet is one binding target (a subscription, or an account) × one resource; its grants are the schedules of
+every subscription bound to it. Nothing here is materialised by a scheduled job. Buckets are lazy and
+deterministic: ``core.grants.bucket_plan`` lists every bucket a grant yields up to a time (first credit, each
+refresh, each potential rollover, with stable ids) and ``core.grants.settle`` works out, from the debits booked
+against them, what each was granted, what is left, what rolled over and what expired. So the balances are right
+as of ANY time — past, present or future — the moment anyone asks, and nobody has to run anything.
+
+Storage therefore keeps only what cannot be derived: per credit, the quantity debited from each bucket of its
+chain (the credit and the rollovers that carry its balance on), and an append-only log of DEBIT and REVERSAL
+entries. The lifecycle entries of the ledger (GRANT, REFRESH, ROLLOVER, EXPIRY) are derived from the settlement
+with deterministic keys, so they can never be missing, duplicated or stale.
+
+**Chains.** A credit of ``G`` and its rollovers form one pool: the k-th rollover is granted what the chain left
+at the end of the previous validity, so the sum of the chain's debits can never exceed ``G``. A debit draws at
+most ``G − chain total``, which also covers late usage booked into an already rolled-over bucket. Storage guards
+exactly this with one conditional counter per credit (see ``infra.wallets_repo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from core.catalog import (
+    GrantType,
+    Policy,
+    Product,
+    ProductUsageGrant,
+    ProductUsageResource,
+    UnitOfMeasure,
+    UsageModelType,
+    UsageResource,
+)
+from core.drawdown import Bucket, DrawdownOrder, DrawdownResult, draw_down
+from core.errors import DomainError, ErrorCode
+from core.grants import (
+    BucketSource,
+    BucketState,
+    GrantSchedule,
+    GrantSource,
+    LedgerEvent,
+    PlannedBucket,
+    Refresh,
+    Settlement,
+    bucket_plan,
+    settle,
+)
+from core.money import floor_quantity, normalize_quantity
+from core.periods import BillingAnchor, PeriodUnit, as_utc
+from core.rating.units import convert
+
+ZERO = Decimal(0)
+
+
+class LedgerEntryType(StrEnum):
+    GRANT = "GRANT"
+    REFRESH = "REFRESH"
+    ROLLOVER = "ROLLOVER"
+    DEBIT = "DEBIT"
+    EXPIRY = "EXPIRY"
+    REVERSAL = "REVERSAL"
+
+
+# ---------------------------------------------------------------------------------------------- grants of a wallet
+@dataclass(frozen=True)
+class WalletGrant:
+    """One product usage grant instantiated for one subscription; ``schedule.quantity`` is in the default unit."""
+
+    schedule: GrantSchedule
+    drawdown_order: DrawdownOrder
+    subscription_external_id: str
+    product_grant_id: str
+    #: when the subscription was created: the first grant attached to a wallet sets its drawdown order
+    attached_at: datetime
+
+
+@dataclass(frozen=True)
+class WalletRef:
+    """A wallet and the grants that fill it: ``owner`` is the binding target (``ACCOUNT:acme``)."""
+
+    id: str
+    owner: str
+    resource_code: str
+    unit_code: str
+    grants: tuple[WalletGrant, ...] = ()
+
+    @property
+    def order(self) -> DrawdownOrder:
+        return wallet_order(self.grants)
+
+    def grant_of(self, bucket_id: str) -> WalletGrant | None:
+        """The grant a bucket comes from (bucket ids start with their grant's id)."""
+        return next((g for g in self.grants if bucket_id.startswith(f"{g.schedule.grant_id}:")), None)
+
+
+def schedule_id(subscription_external_id: str, product_grant_id: str) -> str:
+    """Unique within a wallet: subscription ids never contain '/', grant ids never do either."""
+    return f"{subscription_external_id}/{product_grant_id}"
+
+
+def grant_schedule(grant: ProductUsageGrant, pur: ProductUsageResource, product: Product, resource: UsageResource,
+                   units: Mapping[str, UnitOfMeasure], policies: Mapping[str, Policy], *,
+                   subscription_external_id: str, subscription_quantity: Decimal, billing: BillingAnchor,
+                   subscription_end: datetime | None) -> GrantSchedule:
+    """A catalog grant as a schedule for one subscription.
+
+    - quantity = grant quantity × subscription quantity, converted to the resource's default unit and floored to
+      the quantity scale (never more than was paid for);
+    - proration floors to the default unit's ``decimal_places`` (whole units when unset: 4,000 texts → 2,193);
+    - refresh and rollover come from the grant's policies; a COMMIT grant yields COMMITMENT buckets;
+    - a PACK product's buckets are PACK buckets that end with the pack (its product usage resource's end), and
+      every bucket ends with the subscription; the grant's and PUR's own ends stop new credits.
+    """
+    unit, default = units.get(grant.unit_code), units.get(resource.default_unit_code)
+    if unit is None or default is None:
+        missing = grant.unit_code if unit is None else resource.default_unit_code
+        raise DomainError(ErrorCode.UNKNOWN_UNIT, f"unit '{missing}' of product '{product.code}' does not exist",
+                          "productCode")
+    quantity = normalize_quantity(floor_quantity(
+        convert(grant.quantity * subscription_quantity, unit.conversion_factor, default.conversion_factor)))
+    refresh_policy = policies.get(grant.refresh_policy_id) if grant.refresh_policy_id else None
+    refresh = None
+    if refresh_policy is not None and refresh_policy.refresh_allowed:
+        refresh = Refresh(refresh_policy.refresh_frequency or 1, PeriodUnit(refresh_policy.refresh_unit or "MONTH"))
+    rollover = policies.get(grant.rollover_policy_id) if grant.rollover_policy_id else None
+    is_pack = product.usage_model_type == UsageModelType.PACK
+    if grant.type == GrantType.COMMIT:
+        source = GrantSource.COMMITMENT
+    else:
+        source = GrantSource.PACK if is_pack else GrantSource.GRANT
+    return GrantSchedule(
+        grant_id=schedule_id(subscription_external_id, grant.id),
+        quantity=quantity,
+        effective_from=max(as_utc(grant.effective_from), as_utc(pur.effective_from)),
+        billing=billing,
+        validity_term=grant.validity_term or 1,
+        validity_unit=grant.validity_unit,
+        effective_to=_earliest(grant.effective_to, pur.effective_to),
+        refresh=refresh,
+        rollover_allowed=bool(rollover and rollover.rollover_allowed),
+        rollover_can_expire=bool(rollover and rollover.rollover_allowed and rollover.rollover_can_expire),
+        maximum_rollover_count=rollover.maximum_rollover_count if rollover else None,
+        source=source,
+        subscription_end=subscription_end,
+        product_end=as_utc(pur.effective_to) if is_pack and pur.effective_to else None,
+        unit_scale=default.decimal_places or 0,
+    )
+
+
+def wallet_order(grants: Iterable[WalletGrant]) -> DrawdownOrder:
+    """A wallet draws in the order of its first grant (earliest attached, then grant id)."""
+    first = min(grants, key=lambda g: (as_utc(g.attached_at), g.schedule.grant_id), default=None)
+    return first.drawdown_order if first else DrawdownOrder.EXPIRING_FIRST
+
+
+# ---------------------------------------------------------------------------------------------- stored debits
+@dataclass(frozen=True)
+class CreditCounter:
+    """What storage holds per credit: its granted quantity, and the debits of each bucket of its chain."""
+
+    credit_id: str
+    granted: Decimal
+    by_bucket: Mapping[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.by_bucket.values(), ZERO)
+
+
+Counters = Mapping[str, CreditCounter]  # by credit id
+
+
+def debits_by_bucket(counters: Counters) -> dict[str, Decimal]:
+    return {b: q for c in counters.values() for b, q in c.by_bucket.items()}
+
+
+@dataclass(frozen=True)
+class BucketChange:
+    """A debit (``quantity`` > 0 debited) or a reversal (< 0) of one bucket, as one conditional counter write.
+
+    ``opening``/``closing`` are the bucket's drawable balance before and after: its credit's granted quantity
+    minus everything its chain has been debited (``seen_total``, the total the write is conditioned on).
+    """
+
+    credit_id: str
+    bucket_id: str
+    quantity: Decimal
+    opening: Decimal
+    closing: Decimal
+    credit_granted: Decimal
+    seen_total: Decimal
+
+    @property
+    def is_debit(self) -> bool:
+        return self.quantity > ZERO
+
+
+@dataclass(frozen=True)
+class DrawableBucket:
+    bucket: Bucket
+    source: BucketSource
+    credit_id: str
+    credit_granted: Decimal
+    seen_total: Decimal
+
+
+@dataclass(frozen=True)
+class DrawPlan:
+    """How a quantity at a time is drawn from a wallet: the drawdown result and the counter writes it needs."""
+
+    order: DrawdownOrder
+    result: DrawdownResult
+    changes: tuple[BucketChange, ...]
+
+    @property
+    def debited(self) -> Decimal:
+        return self.result.debited
+
+    @property
+    def overage(self) -> Decimal:
+        return self.result.overage
+
+
+def credit_roots(plan: Sequence[PlannedBucket]) -> dict[str, PlannedBucket]:
+    """Each planned bucket's credit: itself, or the credit whose balance it carries on."""
+    by_id = {b.id: b for b in plan}
+    roots: dict[str, PlannedBucket] = {}
+    for bucket in plan:
+        root = bucket
+        while root.rolls_from is not None:
+            root = by_id[root.rolls_from]
+        roots[bucket.id] = root
+    return roots
+
+
+def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) -> list[DrawableBucket]:
+    """The buckets effective at ``at``, each with the balance its chain still holds."""
+    at = as_utc(at)
+    flat = debits_by_bucket(counters)
+    out: list[DrawableBucket] = []
+    for grant in grants:
+        plan = bucket_plan(grant.schedule, at)
+        roots = credit_roots(plan)
+        for state in settle(plan, flat, at).effective(at):
+            root = roots[state.id]
+            counter = counters.get(root.id)
+            total = counter.total if counter else ZERO
+            assert root.quantity is not None
+            pool = root.quantity - total
+            if pool < ZERO:
+                raise DomainError(ErrorCode.CONFLICT, f"credit '{root.id}' is overdrawn: {total} of {root.quantity}")
+            bucket = Bucket(state.id, min(pool, state.balance), state.effective_from, state.effective_to,
+                            state.granted_at)
+            out.append(DrawableBucket(bucket, state.source, root.id, root.quantity, total))
+    return out
+
+
+def plan_draw(grants: Sequence[WalletGrant], counters: Counters, quantity: Decimal, at: datetime,
+              order: DrawdownOrder | None = None) -> DrawPlan:
+    """Draw ``quantity`` (default unit) at ``at``: COMMITMENT buckets first (DOMAIN §3.8), then the others, each in
+    the wallet's drawdown order; what no bucket covers is overage."""
+    order = order or wallet_order(grants)
+    pool = drawable(grants, counters, at)
+    by_bucket = {d.bucket.id: d for d in pool}
+    committed = [d.bucket for d in pool if d.source == BucketSource.COMMITMENT]
+    granted = [d.bucket for d in pool if d.source != BucketSource.COMMITMENT]
+    first = draw_down(committed, quantity, as_utc(at), order)
+    second = draw_down(granted, first.overage, as_utc(at), order)
+    result = DrawdownResult(first.debits + second.debits, second.overage)
+    changes = []
+    for debit in result.debits:
+        d = by_bucket[debit.bucket_id]
+        changes.append(BucketChange(d.credit_id, debit.bucket_id, debit.quantity, debit.opening, debit.closing,
+                                    d.credit_granted, d.seen_total))
+    return DrawPlan(order, result, tuple(changes))
+
+
+def plan_reversal(counters: Counters, debits: Sequence[tuple[str, Decimal]]) -> tuple[BucketChange, ...]:
+    """Give each ``(bucket id, quantity)`` debited back to its bucket (a void or an amendment)."""
+    credit_of = {b: c for c in counters.values() for b in c.by_bucket}
+    running = {cid: c.total for cid, c in counters.items()}
+    left = debits_by_bucket(counters)
+    changes: list[BucketChange] = []
+    for bucket_id, quantity in debits:
+        counter = credit_of.get(bucket_id)
+        if counter is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"bucket '{bucket_id}' was never debited in this wallet",
+                              "bucketId")
+        if quantity <= ZERO or quantity > left[bucket_id]:
+            raise DomainError(ErrorCode.CONFLICT, f"cannot give back {quantity} to bucket '{bucket_id}': "
+                              f"{left[bucket_id]} is debited", "quantity")
+        total = running[counter.credit_id]
+        opening = counter.granted - total
+        changes.append(BucketChange(counter.credit_id, bucket_id, -quantity, opening, opening + quantity,
+                                    counter.granted, counters[counter.credit_id].total))
+        running[counter.credit_id] = total - quantity
+        left[bucket_id] -= quantity
+    return tuple(changes)
+
+
+def book(counters: Counters, changes: Iterable[BucketChange]) -> dict[str, CreditCounter]:
+    """The counters after ``changes``: what storage's conditional writes do, as a pure function."""
+    out = dict(counters)
+    for change in changes:
+        counter = out.get(change.credit_id) or CreditCounter(change.credit_id, change.credit_granted)
+        by_bucket = dict(counter.by_bucket)
+        by_bucket[change.bucket_id] = by_bucket.get(change.bucket_id, ZERO) + change.quantity
+        if by_bucket[change.bucket_id] < ZERO or counter.total + change.quantity > counter.granted:
+            raise DomainError(ErrorCode.CONFLICT, f"bucket '{change.bucket_id}' cannot take {change.quantity}")
+        out[change.credit_id] = replace(counter, by_bucket=by_bucket)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- balances as of a time
+@dataclass(frozen=True)
+class WalletBalance:
+    """A wallet as of a time: every bucket started by then (with its lifecycle events), and its balance."""
+
+    as_of: datetime
+    settlement: Settlement
+
+    @property
+    def buckets(self) -> tuple[BucketState, ...]:
+        return self.settlement.buckets
+
+    @property
+    def effective(self) -> tuple[BucketState, ...]:
+        return self.settlement.effective(self.as_of)
+
+    @property
+    def balance(self) -> Decimal:
+        return sum((b.balance for b in self.effective), ZERO)
+
+
+def debits_as_of(counters: Counters, later: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """Debited per bucket as of a time: the counters less the changes of entries effective after it
+    (``later``: (bucket id, quantity debited: + for a debit, − for a reversal))."""
+    flat = debits_by_bucket(counters)
+    for bucket_id, quantity in later:
+        flat[bucket_id] = flat.get(bucket_id, ZERO) - quantity
+    return flat
+
+
+def balance_as_of(grants: Iterable[WalletGrant], debited: Mapping[str, Decimal], as_of: datetime) -> WalletBalance:
+    as_of = as_utc(as_of)
+    buckets: list[BucketState] = []
+    events: list[LedgerEvent] = []
+    for grant in grants:
+        settlement = settle(bucket_plan(grant.schedule, as_of), debited, as_of)
+        buckets.extend(settlement.buckets)
+        events.extend(settlement.events)
+    buckets.sort(key=lambda b: (b.effective_from, b.granted_at, b.id))
+    events.sort(key=lambda e: (e.at, e.quantity >= ZERO, e.bucket_id))
+    return WalletBalance(as_of, Settlement(tuple(buckets), tuple(events)))
+
+
+# ---------------------------------------------------------------------------------------------- the ledger
+RANK_OUT, RANK_CREDIT, RANK_DEBIT, RANK_REVERSAL = "0", "1", "2", "3"
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One change of one bucket's balance. ``quantity`` is signed: credits +, debits, expiries and rollovers out −.
+
+    ``key`` orders the ledger by effective time (lifecycle changes at a boundary first, then debits) and is the
+    paging cursor. Lifecycle lines are derived (``recorded_at`` is None); debits and reversals are stored.
+    """
+
+    key: str
+    bucket_id: str
+    type: LedgerEntryType
+    quantity: Decimal
+    opening: Decimal
+    closing: Decimal
+    at: datetime
+    recorded_at: datetime | None = None
+    usage_record_id: str | None = None
+    summary_id: str | None = None
+
+
+def timestamp(at: datetime) -> str:
+    """Fixed-width UTC, so keys sort in time order (the same format as ``infra.codec.to_iso``)."""
+    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ledger_key(at: datetime, rank: str, ref: str) -> str:
+    return f"{timestamp(at)}#{rank}{ref}"
+
+
+def lifecycle_lines(settlement: Settlement) -> list[LedgerLine]:
+    """GRANT/REFRESH/ROLLOVER credits and EXPIRY/ROLLOVER-out of every bucket, with opening and closing."""
+    lines = []
+    for event in settlement.events:
+        credit = event.quantity >= ZERO
+        opening, closing = (ZERO, event.quantity) if credit else (-event.quantity, ZERO)
+        lines.append(LedgerLine(ledger_key(event.at, RANK_CREDIT if credit else RANK_OUT, event.bucket_id),
+                                event.bucket_id, LedgerEntryType(event.type.value), event.quantity, opening,
+                                closing, event.at))
+    return sorted(lines, key=lambda line: line.key)
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    present = [as_utc(m) for m in moments if m is not None]
+    return min(present) if present else None

@@ -1,0 +1,69 @@
+"""Accounts and subscriptions: ``account(externalId)`` and ``createSubscription``; parse, call one function, map."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import strawberry
+
+from core import subscriptions as s
+from core.errors import DomainError
+from core.periods import PeriodUnit as _PeriodUnit
+from graphql_api.context import Info
+from graphql_api.errors import user_errors
+from graphql_api.permissions import CanConfigure, CanRead
+from graphql_api.scalars import DateTime
+from graphql_api.scalars import Decimal as DecimalScalar
+from graphql_api.types import accounts as t
+from graphql_api.types.common import Payload
+from graphql_api.types.enums import PeriodUnit
+
+
+@strawberry.input
+class CreateSubscriptionInput:
+    external_id: str
+    account_external_id: str
+    product_code: str
+    start_date: DateTime  # type: ignore[valid-type]
+    account_name: str | None = None
+    quantity: DecimalScalar = Decimal(1)  # type: ignore[valid-type]
+    end_date: DateTime | None = None  # type: ignore[valid-type]
+    billing_term: int = 1
+    billing_term_unit: PeriodUnit = _PeriodUnit.MONTH  # type: ignore[valid-type]
+    billing_day_of_month: int | None = strawberry.field(
+        default=None, description="1–31, clamped to short months' last day; default: the start date's day.")
+    binding_target: t.BindingTarget | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="SELF or ACCOUNT. Omitted: the product's ACTIVE grant binding policy decides "
+                                  "(TARGET/ACCOUNT → ACCOUNT), else SELF.")
+
+    def to_domain(self) -> s.SubscriptionRequest:
+        return s.SubscriptionRequest(
+            external_id=self.external_id, account_external_id=self.account_external_id,
+            product_code=self.product_code, start_date=self.start_date, quantity=self.quantity,
+            end_date=self.end_date, account_name=self.account_name, billing_term=self.billing_term,
+            billing_term_unit=_PeriodUnit(self.billing_term_unit), billing_day_of_month=self.billing_day_of_month,
+            binding_target=s.BindingTarget(self.binding_target) if self.binding_target else None)
+
+
+@strawberry.type
+class AccountsQuery:
+    @strawberry.field(permission_classes=[CanRead])
+    async def account(self, info: Info, external_id: str) -> t.Account | None:
+        account = await asyncio.to_thread(info.context.accounts.get, external_id)
+        return t.Account.from_domain(account) if account else None
+
+
+@strawberry.type
+class AccountsMutation:
+    @strawberry.mutation(permission_classes=[CanConfigure],
+                         description="Subscribe an account (created if new) to an ACTIVE product.")
+    async def create_subscription(self, info: Info, input: CreateSubscriptionInput) -> Payload[t.Subscription]:
+        ctx = info.context
+        try:
+            sub = await asyncio.to_thread(ctx.accounts.create_subscription, input.to_domain(), ctx.catalog,
+                                          datetime.now(UTC))
+        except DomainError as exc:
+            return Payload(errors=user_errors(exc))
+        return Payload(record=t.Subscription.from_domain(sub))

@@ -1,0 +1,185 @@
+"""GraphQL types of accounts, subscriptions and wallets, built ``from_domain``; nesting resolves through the
+request's repositories (one Query per account, two per wallet)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import strawberry
+
+from core import subscriptions as s
+from core import wallets as w
+from core.grants import BucketSource as _BucketSource
+from core.grants import BucketState
+from core.money import normalize_quantity
+from graphql_api.context import Info
+from graphql_api.ids import to_global_id
+from graphql_api.scalars import DateTime
+from graphql_api.scalars import Decimal as DecimalScalar
+from graphql_api.types.catalog import Product, UnitOfMeasure, UsageResource, required_unit, resource_by_code
+from graphql_api.types.common import Connection, connection, decode_cursor, page_size
+from graphql_api.types.enums import PeriodUnit
+from infra.wallets_repo import WalletView
+
+BindingTarget = strawberry.enum(s.BindingTarget, description="Whose wallet a subscription's grants fill.")
+BucketSource = strawberry.enum(_BucketSource)
+LedgerEntryType = strawberry.enum(w.LedgerEntryType)
+
+
+@strawberry.type(description="One change of one bucket's balance; quantity is signed (credits +, debits −).")
+class LedgerEntry:
+    id: strawberry.ID
+    type: LedgerEntryType  # type: ignore[valid-type]
+    bucket_id: strawberry.ID
+    quantity: DecimalScalar  # type: ignore[valid-type]
+    opening_balance: DecimalScalar  # type: ignore[valid-type]
+    closing_balance: DecimalScalar  # type: ignore[valid-type]
+    effective_at: DateTime  # type: ignore[valid-type]
+    recorded_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+        description="When a debit or reversal was booked; null for lifecycle entries, which are derived.")
+    usage_record_id: str | None
+    summary_id: str | None
+
+    @classmethod
+    def from_domain(cls, wallet_id: str, line: w.LedgerLine) -> LedgerEntry:
+        return cls(id=to_global_id("LedgerEntry", f"{wallet_id}#{line.key}"), type=line.type,
+                   bucket_id=bucket_global_id(wallet_id, line.bucket_id), quantity=normalize_quantity(line.quantity),
+                   opening_balance=normalize_quantity(line.opening), closing_balance=normalize_quantity(line.closing),
+                   effective_at=line.at, recorded_at=line.recorded_at, usage_record_id=line.usage_record_id,
+                   summary_id=line.summary_id)
+
+
+def bucket_global_id(wallet_id: str, bucket_id: str) -> strawberry.ID:
+    return to_global_id("GrantBucket", f"{wallet_id}#{bucket_id}")
+
+
+@strawberry.type
+class GrantBucket:
+    id: strawberry.ID
+    source: BucketSource  # type: ignore[valid-type]
+    granted_quantity: DecimalScalar  # type: ignore[valid-type]
+    balance: DecimalScalar  # type: ignore[valid-type]
+    debited_quantity: DecimalScalar  # type: ignore[valid-type]
+    expired_quantity: DecimalScalar  # type: ignore[valid-type]
+    rolled_over_quantity: DecimalScalar  # type: ignore[valid-type]
+    effective_from: DateTime  # type: ignore[valid-type]
+    effective_to: DateTime | None  # type: ignore[valid-type]
+    completed_rollovers: int
+    subscription_external_id: str | None
+
+    @classmethod
+    def from_domain(cls, wallet: w.WalletRef, b: BucketState) -> GrantBucket:
+        grant = wallet.grant_of(b.id)
+        return cls(id=bucket_global_id(wallet.id, b.id), source=b.source,
+                   granted_quantity=normalize_quantity(b.granted), balance=normalize_quantity(b.balance),
+                   debited_quantity=normalize_quantity(b.debited), expired_quantity=normalize_quantity(b.expired),
+                   rolled_over_quantity=normalize_quantity(b.rolled_out), effective_from=b.effective_from,
+                   effective_to=b.effective_to, completed_rollovers=b.completed_rollovers,
+                   subscription_external_id=grant.subscription_external_id if grant else None)
+
+
+@strawberry.type(description="One binding target × one resource: the total balance as of a time.")
+class Wallet:
+    id: strawberry.ID
+    binding_target: str = strawberry.field(description="SUBSCRIPTION:{externalId} or ACCOUNT:{externalId}")
+    balance: DecimalScalar  # type: ignore[valid-type]
+    as_of: DateTime  # type: ignore[valid-type]
+    _view: strawberry.Private[WalletView]
+
+    @classmethod
+    def from_domain(cls, view: WalletView) -> Wallet:
+        return cls(id=to_global_id("Wallet", view.wallet.id), binding_target=view.wallet.owner,
+                   balance=normalize_quantity(view.balance.balance), as_of=view.balance.as_of, _view=view)
+
+    @strawberry.field
+    async def resource(self, info: Info) -> UsageResource:
+        resource = await resource_by_code(info, self._view.wallet.resource_code)
+        if resource is None:
+            raise LookupError(f"resource {self._view.wallet.resource_code} referenced but missing")
+        return resource
+
+    @strawberry.field
+    async def unit(self, info: Info) -> UnitOfMeasure:
+        return await required_unit(info, self._view.wallet.unit_code)
+
+    @strawberry.field(description="The buckets effective at asOf; with includeEnded, every bucket started by then.")
+    def buckets(self, include_ended: bool = False) -> list[GrantBucket]:
+        balance = self._view.balance
+        chosen = balance.buckets if include_ended else balance.effective
+        return [GrantBucket.from_domain(self._view.wallet, b) for b in chosen]
+
+    @strawberry.field(description="The ledger up to asOf in effective-time order: lifecycle entries and debits.")
+    async def entries(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[LedgerEntry]:
+        size = page_size(first)
+        cursor = decode_cursor(after)
+        lines, more = await asyncio.to_thread(info.context.wallets.ledger_page, self._view, size, cursor)
+        return connection([LedgerEntry.from_domain(self._view.wallet.id, line) for line in lines],
+                          [line.key for line in lines], more)
+
+
+@strawberry.type
+class Subscription:
+    id: strawberry.ID
+    external_id: str
+    account_external_id: str
+    product_code: str
+    quantity: DecimalScalar  # type: ignore[valid-type]
+    start_date: DateTime  # type: ignore[valid-type]
+    end_date: DateTime | None  # type: ignore[valid-type]
+    billing_term: int
+    billing_term_unit: PeriodUnit  # type: ignore[valid-type]
+    billing_day_of_month: int = strawberry.field(description="The day of month billing periods start on.")
+    binding_target: BindingTarget  # type: ignore[valid-type]
+    wallet_owner: str = strawberry.field(description="The binding target its wallets belong to.")
+    created_at: DateTime  # type: ignore[valid-type]
+    resource_codes: list[str]
+
+    @classmethod
+    def from_domain(cls, sub: s.Subscription) -> Subscription:
+        return cls(id=to_global_id("Subscription", sub.external_id), external_id=sub.external_id,
+                   account_external_id=sub.account_external_id, product_code=sub.product_code,
+                   quantity=normalize_quantity(sub.quantity), start_date=sub.start_date, end_date=sub.end_date,
+                   billing_term=sub.billing_term, billing_term_unit=sub.billing_term_unit,
+                   billing_day_of_month=sub.anchor_day, binding_target=sub.binding_target,
+                   wallet_owner=sub.wallet_owner, created_at=sub.created_at,
+                   resource_codes=[r.resource_code for r in sub.resources])
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product | None:
+        graph = await info.context.loaders.product_graph.load(self.product_code)
+        return Product.from_domain(graph.product) if graph else None
+
+    @strawberry.field
+    async def account(self, info: Info) -> Account | None:
+        account = await asyncio.to_thread(info.context.accounts.get, self.account_external_id)
+        return Account.from_domain(account) if account else None
+
+
+@strawberry.type
+class Account:
+    id: strawberry.ID
+    external_id: str
+    name: str | None
+    created_at: DateTime  # type: ignore[valid-type]
+    _record: strawberry.Private[s.Account]
+
+    @classmethod
+    def from_domain(cls, account: s.Account) -> Account:
+        return cls(id=to_global_id("Account", account.external_id), external_id=account.external_id,
+                   name=account.name, created_at=account.created_at, _record=account)
+
+    @strawberry.field
+    def subscriptions(self) -> list[Subscription]:
+        return [Subscription.from_domain(sub) for sub in self._record.subscriptions]
+
+    @strawberry.field(description="Every wallet the account's subscriptions fill, as of asOf (default: now).")
+    async def wallets(self, info: Info, as_of: DateTime | None = None) -> list[Wallet]:  # type: ignore[valid-type]
+        moment = as_of or datetime.now(UTC)
+        views = await asyncio.to_thread(info.context.wallets.wallets, self.external_id, moment)
+        return [Wallet.from_domain(view) for view in views]
+
+    # ---- usage (issues 5–7) ---------------------------------------------------------------------------------
+    # Account.usageSummaries and Account.usageRecords are added HERE by the usage and summary engineers:
+    # resolvers that read the account's usage through their own repositories, keyed by self.external_id.
+    # ---- end of usage fields ----------------------------------------------------------------------------------

@@ -1,0 +1,174 @@
+"""Accounts and subscriptions in the accounts table (key formats in ``infra.keys``).
+
+An account's partition holds the account item and its subscriptions, so one Query reads an account with all of
+its subscriptions (and, through them, the grants of every wallet they fill). A subscription is stored whole, with
+its grant schedules snapshotted from the catalog when it was created. Creating a subscription is one transaction:
+the account (created if new, otherwise left as it is), a guard item that makes the subscription's external id
+unique per tenant, and the subscription.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from core.catalog import Policy, ProductUsageGrant, UsageResource
+from core.errors import DomainError, ErrorCode
+from core.subscriptions import (
+    Account,
+    ProductOffer,
+    Subscription,
+    SubscriptionRequest,
+    build_subscription,
+    validate_request,
+)
+from infra import keys
+from infra.catalog_repo import CatalogRepository
+from infra.codec import decode, encode, from_iso, to_iso
+from infra.dynamo import dynamodb_client
+from infra.settings import get_settings
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+TRANSACTION_RETRIES = 5
+
+
+def to_attributes(data: dict[str, Any]) -> dict[str, Any]:
+    """A plain dict (as ``infra.codec.encode`` makes them) as DynamoDB attribute values."""
+    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_attributes(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """The per-item codes of a cancelled transaction ('None', 'ConditionalCheckFailed', 'TransactionConflict')."""
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+
+
+def is_cancelled(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
+def query_all(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a Query, following pagination."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def read_offer(catalog: CatalogRepository, product_code: str) -> ProductOffer:
+    """The catalog records a subscription to ``product_code`` needs: four reads, whatever the product's size."""
+    graph = catalog.product_graph(product_code)
+    if graph is None:
+        raise DomainError(ErrorCode.UNKNOWN_REFERENCE, f"product '{product_code}' does not exist", "productCode")
+    resources = catalog.batch_get(UsageResource, [p.resource_code for p in graph.purs])
+    _, units = catalog.units_and_classes()
+    grants: list[ProductUsageGrant] = [g for gs in graph.grants.values() for g in gs]
+    policy_ids = [pid for g in grants for pid in (g.refresh_policy_id, g.rollover_policy_id) if pid]
+    policies = catalog.batch_get(Policy, policy_ids) if policy_ids else {}
+    return ProductOffer(graph.product, graph.binding, list(graph.purs), dict(graph.grants), resources,
+                        {u.unit_code: u for u in units}, policies)
+
+
+class AccountsRepository:
+    """Accounts and subscriptions of one tenant; remembers the accounts it read (one request or one batch)."""
+
+    def __init__(self, tenant: str, client: Any | None = None, table: str | None = None):
+        self.tenant = tenant
+        self._client = client
+        self._table = table
+        self._accounts: dict[str, Account | None] = {}
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    @property
+    def table(self) -> str:
+        return self._table or get_settings().accounts_table
+
+    # ------------------------------------------------------------------------------------------ reads
+    def get(self, external_id: str, fresh: bool = False) -> Account | None:
+        """The account with its subscriptions (one Query), or None."""
+        if fresh or external_id not in self._accounts:
+            self._accounts[external_id] = self._read(external_id)
+        return self._accounts[external_id]
+
+    def _read(self, external_id: str) -> Account | None:
+        items = query_all(self.client, TableName=self.table, ConsistentRead=True,
+                          KeyConditionExpression="pk = :pk",
+                          ExpressionAttributeValues={":pk": {"S": keys.account_pk(self.tenant, external_id)}})
+        account: Account | None = None
+        subscriptions: list[Subscription] = []
+        for raw in items:
+            item = from_attributes(raw)
+            if item["sk"] == keys.ACCOUNT_SK:
+                account = Account(item["external_id"], item.get("name"), from_iso(item["created_at"]))
+            elif item["sk"].startswith(keys.SUBSCRIPTION_PREFIX):
+                subscriptions.append(decode(Subscription, item["data"]))
+        if account is None:
+            return None
+        subscriptions.sort(key=lambda s: (s.created_at, s.external_id))
+        return Account(account.external_id, account.name, account.created_at, tuple(subscriptions))
+
+    # ------------------------------------------------------------------------------------------ writes
+    def create_subscription(self, request: SubscriptionRequest, catalog: CatalogRepository,
+                            now: datetime) -> Subscription:
+        """Create the subscription (and its account when new); typed errors for every bad input."""
+        validate_request(request)
+        subscription = build_subscription(request, read_offer(catalog, request.product_code), now)
+        items = self._creation_items(request, subscription, now)
+        for attempt in range(TRANSACTION_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                break
+            except ClientError as exc:
+                if not is_cancelled(exc):
+                    raise
+                codes = cancellation_codes(exc)
+                if "ConditionalCheckFailed" in codes[1:3]:
+                    raise DomainError(ErrorCode.DUPLICATE_CODE,
+                                      f"subscription '{request.external_id}' already exists", "externalId") from None
+                if "TransactionConflict" not in codes or attempt == TRANSACTION_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        self._accounts.pop(request.account_external_id, None)
+        return subscription
+
+    def _creation_items(self, request: SubscriptionRequest, subscription: Subscription,
+                        now: datetime) -> list[dict[str, Any]]:
+        account_pk = keys.account_pk(self.tenant, request.account_external_id)
+        names = {"#id": "external_id", "#created": "created_at", "#kind": "kind"}
+        values = {":id": {"S": request.account_external_id}, ":created": {"S": to_iso(now)},
+                  ":kind": {"S": "Account"}}
+        update = "SET #id = :id, #kind = :kind, #created = if_not_exists(#created, :created)"
+        if request.account_name and request.account_name.strip():
+            names["#name"] = "name"
+            values[":name"] = {"S": request.account_name.strip()}
+            update += ", #name = if_not_exists(#name, :name)"
+        account = {"Update": {"TableName": self.table,
+                              "Key": {"pk": {"S": account_pk}, "sk": {"S": keys.ACCOUNT_SK}},
+                              "UpdateExpression": update, "ExpressionAttributeNames": names,
+                              "ExpressionAttributeValues": values}}
+        guard = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                         "Item": to_attributes({
+                             "pk": keys.subscription_guard_pk(self.tenant, subscription.external_id),
+                             "sk": keys.SUBSCRIPTION_GUARD_SK, "kind": "SubscriptionId",
+                             "account_external_id": subscription.account_external_id})}}
+        record = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(sk)",
+                          "Item": to_attributes({
+                              "pk": account_pk, "sk": keys.subscription_sk(subscription.external_id),
+                              "kind": "Subscription", "data": encode(subscription)})}}
+        return [account, guard, record]
