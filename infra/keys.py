@@ -7,6 +7,7 @@ Child ids are paths (``{productCode}:{purUlid}``) so that any record's key follo
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
@@ -166,3 +167,39 @@ def ledger_after_sk(timestamp: str) -> str:
 
 
 LEDGER_END_SK = f"{LEDGER_PREFIX}~"
+
+
+# ---------------------------------------------------------------------------------------------- usage summaries
+# Summaries table. An account's summaries share one partition, sorted by resource, then period start, then owner
+# (``core.summaries.SummaryKey.id``), so one Query pages an account's summaries of a resource over a date range.
+# gsi1 is sparse and KEYS_ONLY: an OPEN summary carries ``gsi1pk = OPEN#{shard}`` and ``gsi1sk = {closes at}``
+# until it is closed, so the period-close job Queries what is due without a Scan, and updates of an OPEN summary
+# that leave its closing time alone never write the index.
+SUMMARY_PREFIX = "SUM#"
+OPEN_SUMMARY_SHARDS = 8
+
+
+def summaries_pk(tenant: str, account_external_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}SUMS{SEP}{account_external_id}"
+
+
+def summary_sk(summary_id: str) -> str:
+    return f"{SUMMARY_PREFIX}{summary_id}"
+
+
+def summary_range(resource_code: str | None, low_stamp: str | None, high_stamp: str | None) -> tuple[str, str]:
+    """SK bounds of an account's summaries of one resource (or all) with period starts in [low, high]."""
+    if resource_code is None:
+        return SUMMARY_PREFIX, f"{SUMMARY_PREFIX}~"
+    base = f"{SUMMARY_PREFIX}{resource_code}/"
+    return f"{base}{low_stamp or ''}", f"{base}{high_stamp or ''}~"
+
+
+def open_summaries_pk(shard: int) -> str:
+    return f"OPEN{SEP}{shard}"
+
+
+def open_summary_shard(tenant: str, account_external_id: str) -> int:
+    """The OPEN-index partition of an account's summaries (stable, spread evenly)."""
+    digest = hashlib.sha256(f"{tenant}{SEP}{account_external_id}".encode()).digest()
+    return digest[0] % OPEN_SUMMARY_SHARDS

@@ -21,6 +21,8 @@ class Settings:
     max_query_depth: int
     max_aliases: int
     max_body_bytes: int
+    #: usage summaries (rating and period close); see infra/README.md "Rating and summaries"
+    summaries_table: str = "usage-summaries"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -39,6 +41,7 @@ class Settings:
             max_query_depth=int(e.get("GRAPHQL_MAX_DEPTH", "12")),
             max_aliases=int(e.get("GRAPHQL_MAX_ALIASES", "30")),
             max_body_bytes=int(e.get("GRAPHQL_MAX_BODY_BYTES", str(2 * 1024 * 1024))),
+            summaries_table=e.get("SUMMARIES_TABLE", "usage-summaries"),
         )
 
 

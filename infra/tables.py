@@ -49,8 +49,24 @@ def accounts_table(settings: Settings) -> dict[str, Any]:
     }
 
 
+def summaries_table(settings: Settings) -> dict[str, Any]:
+    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY, sparse) lists OPEN summaries by closing time."""
+    return {
+        "TableName": settings.summaries_table,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "gsi1",
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 #: Every table the application needs; later modules append their definitions here.
-TABLES: list[TableDef] = [catalog_table, accounts_table]
+TABLES: list[TableDef] = [catalog_table, accounts_table, summaries_table]
 
 
 def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60) -> list[str]:
