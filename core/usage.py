@@ -3,6 +3,30 @@
 This is the shared contract between ingestion (writes NEW records), rating (sets status and rated fields) and
 summaries (roll-up). A record's ``id`` follows from its tenant and idempotency key, so a repeat maps onto the
 same item and can never be stored twice.
+
+Corrections (written by ingestion: ``voidUsage`` / ``amendUsage``; processed by rating and summaries). A correction
+is a usage record of its own, status NEW, whose ``correction_of`` is the id of the record it corrects (the
+*original*); it is written in one transaction with the original's ``voided = True`` / ``voided_by = <correction
+id>``, so an original is corrected at most once and a corrected original is never sent back to NEW.
+
+- **VOID** (``correction_kind = VOID``): "the original never happened". Its effect is the exact negative of
+  the original's effect as rating booked it (its debits are credited back, its summary bookings reversed); it
+  carries the original's account, subscription, resource, unit, service dates (``start_time``/``end_time``),
+  matching attribute and dimensions for display and routing, but no quantity and no prerated fields
+  (``quantity``, ``prerated_amount`` and ``prerated_quantity`` are None): what it reverses is what the original
+  booked, never a re-computation.
+- **AMEND** (``correction_kind = AMEND``): "the original, with these values instead". One record = a VOID of
+  the original followed by new usage with the AMEND's own fields (the original's values with the partner's
+  changes applied; unchanged fields are copied, so the service dates stay the original's unless changed). Its
+  net effect is −original + itself. A later correction targets the AMEND record (it is the live version).
+- Either kind may correct an original in a period that is already closed: corrections are never refused with
+  PERIOD_CLOSED; summaries book the adjustment into the current open period while the records keep their
+  service dates.
+- A correction record itself cannot be corrected when it is a VOID (void the AMEND, or record new usage).
+
+Ids of corrections follow the same rule as every record: ``usage_record_id(tenant, idempotency_key)``, with the
+reserved keys ``{original id}/void`` and ``{original id}/amend`` (partners cannot send keys of that shape), so a
+retried correction maps onto the same item.
 """
 
 from __future__ import annotations
@@ -88,6 +112,12 @@ class UsageRecord:
     correction_of: str | None = None
     correction_kind: CorrectionKind | None = None
     voided: bool = False
+    #: on an original: the id of the VOID or AMEND record that corrects it (set by ingestion with ``voided``)
+    voided_by: str | None = None
+    #: on a correction: why it was made (the ``reason`` of voidUsage / amendUsage)
+    reason: str | None = None
+    #: where the record came from: None for the API, ``{object url}#L{line}`` for a row of a bulk file
+    source: str | None = None
     # ---- set by rating
     quantity_in_default_unit: Decimal | None = None
     debited_quantity: Decimal | None = None
