@@ -14,6 +14,7 @@ import time
 #: One line per benchmark module (each has ``run() -> None``).
 BENCHES: list[str] = [
     "bench.catalog",
+    "bench.coldstart",
 ]
 
 

@@ -1,0 +1,102 @@
+"""Cold start: what each Lambda handler of template.yaml costs to import, as a ratio to `import boto3`.
+
+A cold start pays for the imports of the handler module and for those its handler makes on the first call
+(graphql_api.handler builds the app on first use). So each figure is the time to import, in a fresh interpreter,
+the handler module and then every module its source names in an import statement anywhere (function bodies
+included). Runs of the handlers and of `import boto3` are interleaved and the median of each is taken, so the
+ratio holds on a busy machine. Compiled bytecode is warmed first, as in a deployed artifact.
+
+Targets: ≤ 1.5 for the stream handlers (rate, summarize), ≤ 3 for the API.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from deploy.template import LambdaFunction, lambda_functions, load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 7
+BASELINE = "boto3"
+TARGETS = {"RateFunction": 1.5, "SummarizeFunction": 1.5, "ApiFunction": 3.0}
+HEAVY = ("strawberry", "starlette", "mangum", "moto")
+
+_PROBE = """
+import json, sys, time
+modules = sys.argv[1:]
+started = time.perf_counter()
+for name in modules:
+    try:
+        __import__(name.lstrip("?"))
+    except ModuleNotFoundError:
+        if not name.startswith("?"):  # `from package import name`: name may be an attribute, not a module
+            raise
+elapsed = time.perf_counter() - started
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(HEAVY))
+print(json.dumps({"seconds": elapsed, "heavy": heavy}))
+""".replace("HEAVY", repr(HEAVY))
+
+
+def cold_imports(module: str, source: Path) -> list[str]:
+    """The handler module, then the project and library modules its source imports (lazily or not)."""
+    names = [module]
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module != "__future__":
+            names.append(node.module)
+            names += [f"?{node.module}.{alias.name}" for alias in node.names]
+    return list(dict.fromkeys(names))
+
+
+def measure(modules: list[str]) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run([sys.executable, "-c", _PROBE, *modules], capture_output=True, text=True, cwd=ROOT,
+                          env=env, check=False, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {modules} failed:\n{done.stderr}")
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def run() -> None:
+    functions: list[LambdaFunction] = lambda_functions(load_template())
+    ready = [fn for fn in functions if fn.source_path.exists()]
+    pending = [fn for fn in functions if not fn.source_path.exists()]
+    plans = {fn.logical_id: cold_imports(fn.module, fn.source_path) for fn in ready}
+    for modules in [[BASELINE], *plans.values()]:  # warm the bytecode caches
+        measure(modules)
+    samples: dict[str, list[float]] = {name: [] for name in [BASELINE, *plans]}
+    heavy: dict[str, list[str]] = {}
+    for _ in range(RUNS):
+        samples[BASELINE].append(float(measure([BASELINE])["seconds"]))  # type: ignore[arg-type]
+        for name, modules in plans.items():
+            result = measure(modules)
+            samples[name].append(float(result["seconds"]))  # type: ignore[arg-type]
+            heavy[name] = list(result["heavy"])  # type: ignore[call-overload]
+    baseline = statistics.median(samples[BASELINE])
+    print(f"import {BASELINE}: {baseline * 1000:.0f} ms (median of {RUNS} fresh interpreters)")
+    print(f"{'function':<22} {'handler':<38} {'ms':>6} {'ratio':>6} {'target':>7}  also imports")
+    failures = []
+    for fn in ready:
+        seconds = statistics.median(samples[fn.logical_id])
+        ratio = seconds / baseline
+        target = TARGETS.get(fn.logical_id)
+        verdict = "" if target is None else (f"≤ {target:g}" + (" ok" if ratio <= target else " MISSED"))
+        if target is not None and ratio > target:
+            failures.append(fn.logical_id)
+        print(f"{fn.logical_id:<22} {fn.handler:<38} {seconds * 1000:>6.0f} {ratio:>6.2f} {verdict:>7}  "
+              f"{', '.join(heavy[fn.logical_id]) or '-'}")
+    for fn in pending:
+        print(f"{fn.logical_id:<22} {fn.handler:<38} pending: {fn.source_path.relative_to(ROOT)} does not exist yet")
+    if failures:
+        print(f"cold-start targets missed by: {', '.join(failures)}")
+
+
+if __name__ == "__main__":
+    run()
