@@ -9,6 +9,7 @@ template.yaml:
     poller.start()      # background thread (`make serve`)
     poller.drain()      # tests: every record now in the stream was handed over and its invocation finished
     poller.stop()
+    drain_all([rate_poller, summarize_poller])  # until handlers that feed each other's streams are quiet
 
 What it does as Lambda does: records of a shard in order, in batches of at most `batch_size`; parent shards
 before their children; FilterCriteria (records that match no pattern are skipped); ReportBatchItemFailures
@@ -249,6 +250,8 @@ class StreamPoller:
         self._passes_done = 0
         self._failed_pass = 0
         self._last_error: BaseException | None = None
+        self._delivered = 0  # records whose invocations have all ended
+        self._delivered_at_drain = 0
 
     # --- lifecycle ---
 
@@ -283,15 +286,22 @@ class StreamPoller:
     ) -> None:
         self.stop()
 
-    def drain(self, timeout: float = 30.0) -> None:
+    def drain(self, timeout: float = 30.0) -> int:
         """Return once every record now in the stream has been handed to the handler and every invocation ended.
 
         With the thread running, wakes it and waits for a whole pass that began after this call; otherwise runs
         that pass here. Raises TimeoutError after `timeout` seconds, and the pass's error if it failed.
+        Returns how many records were delivered since the previous drain returned: 0 means the stream was quiet
+        (see `drain_all` for pollers whose handlers write to each other's streams).
         """
         if self._thread is None:
             self.run_once()
-            return
+        else:
+            self._wait_for_pass(timeout)
+        delivered, self._delivered_at_drain = self._delivered - self._delivered_at_drain, self._delivered
+        return delivered
+
+    def _wait_for_pass(self, timeout: float) -> None:
         with self._progress:
             target = self._passes_started + 1
             self._wake.set()
@@ -399,6 +409,7 @@ class StreamPoller:
                 shard.iterator = None  # read again from the checkpoint next time
                 raise
             delivered += len(batch)
+            self._delivered += len(batch)
             shard.checkpoint, shard.iterator = last_sequence, next_iterator
             if next_iterator is None:
                 shard.finished = True
@@ -484,3 +495,11 @@ class StreamPoller:
             logger.error("%s: dropped %d records after retries: %r", self.function_name, len(records), error)
         else:
             self._on_failure(event, error)
+
+
+def drain_all(pollers: Sequence[StreamPoller], timeout: float = 30.0, max_rounds: int = 50) -> None:
+    """Drain pollers whose handlers write to each other's streams until a whole round delivers nothing."""
+    for _ in range(max_rounds):
+        if sum([poller.drain(timeout) for poller in pollers]) == 0:
+            return
+    raise RuntimeError(f"the stream pollers were still busy after {max_rounds} rounds of draining")

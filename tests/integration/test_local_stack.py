@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from botocore.exceptions import ClientError
 
-from infra.local.streams import InvalidBatchResponse, ReportedItemFailures, StreamPoller, matches
+from infra.local.streams import InvalidBatchResponse, ReportedItemFailures, StreamPoller, drain_all, matches
 from tests.stores import STORE_KINDS, Clients, make_clients, store_endpoint, unique_name
 
 Event = dict[str, Any]
@@ -367,6 +367,25 @@ def test_drain_wakes_the_poller_and_waits_for_the_invocation_in_flight(clients: 
         put(clients, table, "k3")
         running.drain()
         assert finished == ["k1", "k2", "k3"]
+
+
+def test_drain_all_settles_pollers_whose_handlers_feed_each_other(clients: Clients, table: str) -> None:
+    # GIVEN one poller that marks new items processed (a MODIFY) and another that only reads MODIFYs
+    def mark_processed(event: Event, context: Any) -> None:
+        for record in event["Records"]:
+            put(clients, table, pk(record), status="PROCESSED")
+
+    modified = Recorder()
+    first = poller(clients, table, mark_processed, batching_window_s=60, filter_patterns=['{"eventName": ["INSERT"]}'])
+    second = poller(clients, table, modified, batching_window_s=60, filter_patterns=['{"eventName": ["MODIFY"]}'])
+    with first, second:
+        for key in ["n1", "n2", "n3"]:
+            put(clients, table, key, status="NEW")
+        # WHEN both are drained, the reader first
+        drain_all([second, first])
+        # THEN the reader has seen what the writer's handler wrote, and another drain finds nothing new
+        assert sorted(pk(r) for r in modified.records) == ["n1", "n2", "n3"]
+        assert second.drain() == 0 and first.drain() == 0
 
 
 def test_drain_reports_a_failed_pass(clients: Clients, table: str) -> None:
