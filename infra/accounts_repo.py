@@ -129,6 +129,10 @@ class AccountsRepository:
         """Create the subscription (and its account when new); typed errors for every bad input."""
         validate_request(request)
         subscription = build_subscription(request, read_offer(catalog, request.product_code), now)
+        return self.add(request, subscription, now)
+
+    def add(self, request: SubscriptionRequest, subscription: Subscription, now: datetime) -> Subscription:
+        """Store a built subscription, creating its account when new: one transaction."""
         items = self._creation_items(request, subscription, now)
         for attempt in range(TRANSACTION_RETRIES):
             try:

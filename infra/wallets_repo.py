@@ -308,7 +308,8 @@ class WalletsRepository:
                extra_items: Callable[[P | None], Sequence[dict[str, Any]]] = lambda _: (),
                attempts: int = COMMIT_ATTEMPTS) -> P | None:
         """Plan, write the plan's items and ``extra_items(plan)`` in one transaction; plan again while the wallet
-        changed underneath. Raises AlreadyBooked when the ledger holds the entry already."""
+        changed underneath. Raises AlreadyBooked when the ledger holds another entry under the same key (the
+        usage record id and attempt); an entry identical to the plan is ours (a retried write) and counts as done."""
         for attempt in range(attempts):
             current = plan()
             mine = list(current.items) if current else []
@@ -326,11 +327,21 @@ class WalletsRepository:
                     Outcome.WALLET_CHANGED if "TransactionConflict" in codes else Outcome.OTHER)
                 if outcome == Outcome.ALREADY_BOOKED:
                     assert current is not None
+                    if self._booked_as_planned(current):
+                        return current  # our own write, whose response was lost and retried by the SDK
                     raise AlreadyBooked(current.ref) from None
                 if outcome == Outcome.OTHER:
                     raise
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # jittered backoff under contention
         raise DomainError(ErrorCode.CONFLICT, f"the wallet kept changing; gave up after {attempts} attempts")
+
+    def _booked_as_planned(self, plan: _Booking) -> bool:
+        """Whether the ledger entry under the plan's key holds exactly the plan's changes."""
+        ledger = plan.items[-1]["Put"]["Item"]
+        found = self.client.get_item(TableName=self.table, Key={"pk": ledger["pk"], "sk": ledger["sk"]},
+                                     ConsistentRead=True).get("Item")
+        return found is not None and [line[1:] for line in _line_values(from_attributes(found))] == [
+            (c.bucket_id, -c.quantity, c.opening, c.closing) for c in plan.changes]
 
     # ------------------------------------------------------------------------------------------ items
     def _items(self, wallet_id: str, at: datetime, entry_type: LedgerEntryType, changes: Sequence[BucketChange],
@@ -382,6 +393,12 @@ class WalletsRepository:
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
 
+    #: Public names of the item builders, for callers that batch several records per wallet (rating): the
+    #: conditional counter update of one credit, and a booking's items (counter updates, then the ledger Put).
+    counter_update = _counter_update
+    booking_items = _items
+
+
 def _slot(bucket_id: str) -> str:
     """A short, stable attribute-name suffix for a bucket (bucket ids can be long)."""
     return hashlib.sha256(bucket_id.encode()).hexdigest()[:16]
@@ -395,13 +412,17 @@ def _ref(usage_record_id: str | None, summary_id: str | None, attempt: int) -> s
     return f"{source}:{attempt}"
 
 
+def _line_values(item: Mapping[str, Any]) -> list[tuple[int, str, Decimal, Decimal, Decimal]]:
+    return [(i, e["bucket"], Decimal(e["quantity"]), Decimal(e["opening"]), Decimal(e["closing"]))
+            for i, e in enumerate(item["entries"])]
+
+
 def _lines(item: Mapping[str, Any]) -> Iterable[LedgerLine]:
     """The ledger lines of one stored DEBIT/REVERSAL item."""
     key = item["sk"][len(keys.LEDGER_PREFIX):]
     at = from_iso(item["at"])
     recorded = from_iso(item["recorded_at"])
-    for i, entry in enumerate(item["entries"]):
-        yield LedgerLine(f"{key}#{i:03d}", entry["bucket"], LedgerEntryType(item["type"]),
-                         normalize_quantity(Decimal(entry["quantity"])), normalize_quantity(Decimal(entry["opening"])),
-                         normalize_quantity(Decimal(entry["closing"])), at, recorded, item.get("usage_record_id"),
-                         item.get("summary_id"))
+    for i, bucket, quantity, opening, closing in _line_values(item):
+        yield LedgerLine(f"{key}#{i:03d}", bucket, LedgerEntryType(item["type"]), normalize_quantity(quantity),
+                         normalize_quantity(opening), normalize_quantity(closing), at, recorded,
+                         item.get("usage_record_id"), item.get("summary_id"))

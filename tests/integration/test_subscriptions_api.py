@@ -16,7 +16,8 @@ from tests.builders import GRANT, POLICY, PRODUCT, PUR, RESOURCE, START, UNIT_CL
 
 SUBSCRIBE = """mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) {
   record { id externalId accountExternalId productCode quantity startDate endDate billingTerm billingTermUnit
-           billingDayOfMonth bindingTarget walletOwner resourceCodes product { code status } account { externalId name } }
+           billingDayOfMonth bindingTarget walletOwner resourceCodes product { code status }
+           account { externalId name } }
   errors { code message field } } }"""
 WALLETS = """query($id: String!, $asOf: DateTime, $ended: Boolean = false) { account(externalId: $id) {
   externalId name subscriptions { externalId bindingTarget }
