@@ -18,7 +18,7 @@ peak is drawn down and priced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +28,7 @@ from core.catalog import AggregationMethod, AggregationPeriod
 from core.errors import DomainError, ErrorCode
 from core.periods import BillingAnchor, Period, PeriodUnit, as_utc, start_of_day
 from core.rating import PriceSpec, price
+from core.usage import SummaryBooking
 
 ZERO = Decimal(0)
 #: separates the parts of a summary id; codes never contain it (core.catalog.CODE_PATTERN)
@@ -328,6 +329,32 @@ def _add_rate(rates: tuple[RateTotal, ...], added: RateTotal) -> tuple[RateTotal
 
 
 # ---------------------------------------------------------------------------------------------- reconciliation
+def recompute(shape: UsageSummary, bookings: Iterable[SummaryBooking], specs: Mapping[str, PriceSpec]
+              ) -> UsageSummary:
+    """The summary its records' bookings add up to: ``shape`` (key, period, status) emptied and re-booked.
+
+    ``specs`` prices each rate key (the rates summaries carry); a booking at a rate no summary knows is counted at
+    a zero rate, which shows up as drift in ``rates`` and ``amount``.
+    """
+    empty = replace(shape, consumed_quantity=ZERO, debited_quantity=ZERO, overage_quantity=ZERO, usage_count=0,
+                    prerated_amount=ZERO, prerated_quantity=ZERO, adjustment_amount=ZERO, committed_amount=ZERO,
+                    rates=(), peaks=(), status=SummaryStatus.OPEN)
+    contributions = []
+    peaks: dict[str, Decimal] = {}
+    for b in bookings:
+        spec = specs.get(b.rate_key or "") or PriceSpec(ZERO, shape.currency)
+        contributions.append(Contribution(
+            shape.id, consumed=b.consumed, debited=b.debited, overage=b.overage, amount=b.amount, count=b.count,
+            prerated_amount=b.prerated_amount, prerated_quantity=b.prerated_quantity,
+            committed_amount=b.committed_amount, rate_key=b.rate_key, spec=spec if b.rate_key else None,
+            adjustment=b.adjustment, reversal=b.reversal))
+        if b.peak_window is not None and b.peak is not None:
+            peaks[b.peak_window] = max(peaks.get(b.peak_window, ZERO), b.peak)
+    delta = aggregate(contributions).get(shape.id)
+    result = apply(empty, delta) if delta is not None else empty
+    return replace(result, peaks=tuple(WindowPeak(w, p) for w, p in sorted(peaks.items())), status=shape.status)
+
+
 @dataclass(frozen=True)
 class Drift:
     """One field of one summary that differs from what its records add up to."""

@@ -133,20 +133,46 @@ class SummariesRepository:
 
     # ------------------------------------------------------------------------------------------ period close
     def close(self, account: str, summary_id: str, now: datetime) -> UsageSummary | None:
-        """Mark the summary COMPLETE if it is OPEN and its waiting period has passed; None when it is not (or a
-        rating write got there first — the next run closes it)."""
-        summary = self.get(account, summary_id)
-        if summary is None or summary.status != SummaryStatus.OPEN or now < summary.closes_at:
+        """Mark the summary COMPLETE if it is OPEN and its waiting period has passed (else None)."""
+        key = self.key(account, summary_id)
+        return close_item(self.client, self.table, key["pk"]["S"], key["sk"]["S"], now)
+
+
+def close_item(client: Any, table: str, pk: str, sk: str, now: datetime) -> UsageSummary | None:
+    """Close one summary, conditioned on the version read: None when it is not due, or when a rating write got
+    there first (that write was for an OPEN summary, so it belongs in it; the next run closes it)."""
+    item = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    summary = from_item(item)
+    if summary.status != SummaryStatus.OPEN or now < summary.closes_at:
+        return None
+    closed = close(summary, now)
+    put = SummariesRepository(item["tenant"]["S"], client, table).put_item(closed, summary.version)["Put"]
+    try:
+        client.put_item(**put)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return None
-        closed = close(summary, now)
-        item = self.put_item(closed, summary.version)["Put"]
-        try:
-            self.client.put_item(**item)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise
-        return closed
+        raise
+    return closed
+
+
+@dataclass(frozen=True)
+class CloseReport:
+    closed: int
+    left_open: int
+
+
+def close_due(client: Any, table: str, now: datetime) -> CloseReport:
+    """Close every OPEN summary (of every tenant) whose waiting period has passed by ``now``."""
+    closed = left = 0
+    for due in due_for_close(client, table, now):
+        if close_item(client, table, due.pk, due.sk, now) is None:
+            left += 1
+        else:
+            closed += 1
+    return CloseReport(closed, left)
 
 
 def due_for_close(client: Any, table: str, now: datetime, limit: int = 1000) -> Iterator[DueSummary]:

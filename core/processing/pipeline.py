@@ -68,15 +68,20 @@ def process(records: Sequence[UsageRecord], context: RatingContext,
 
 
 def with_pending_originals(records: Sequence[UsageRecord], originals: Mapping[str, UsageRecord]) -> list[UsageRecord]:
-    """The records, each correction preceded by its original when that is still NEW and not in the batch."""
+    """The records, each correction preceded by its original when that is still NEW and not in the batch
+    (recursively: an AMEND that is itself still NEW comes after its own original)."""
     ids = {r.id for r in records}
     out: list[UsageRecord] = []
-    for record in records:
+
+    def add_with_originals(record: UsageRecord) -> None:
         original = originals.get(record.correction_of or "")
         if original is not None and original.status == UsageStatus.NEW and original.id not in ids:
-            out.append(original)
             ids.add(original.id)
+            add_with_originals(original)
         out.append(record)
+
+    for record in records:
+        add_with_originals(record)
     return out
 
 

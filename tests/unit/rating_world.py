@@ -233,3 +233,39 @@ class Store:
 
 def statuses(result: BatchResult) -> list[UsageStatus]:
     return [o.status for o in result.outcomes]
+
+
+def drift_of(store: Store) -> list[Any]:
+    """Every summary recomputed from its records' bookings (core.summaries.recompute), against the stored one;
+    and every wallet's debits against its records' (what reconciliation checks, in memory)."""
+    from core.summaries import drift, recompute
+
+    booked: dict[str, list[Any]] = {}
+    for record in store.records.values():
+        if record.status == UsageStatus.PROCESSED:
+            for booking in record.bookings:
+                booked.setdefault(booking.summary_id, []).append(booking)
+    specs = {r.key: r.spec for s in store.summaries.values() for r in s.rates}
+    found: list[Any] = []
+    for (_, summary_id), summary in store.summaries.items():
+        bookings = booked.pop(summary_id, [])
+        found += drift(summary, recompute(summary, bookings, specs))
+        if sum((b.amount - b.committed_amount for b in bookings), D(0)) != summary.amount:
+            found.append(("record amounts", summary_id))
+    found += [("bookings without a summary", k) for k in booked]
+    expected: dict[str, dict[str, Decimal]] = {}
+    for record in store.records.values():
+        if record.status != UsageStatus.PROCESSED:
+            continue
+        counted = record.corrected_by is None
+        for wallet_id, debits in ((record.wallet_id, record.debits),
+                                  (record.commitment_wallet_id, record.commitment_debits)):
+            if wallet_id and counted:
+                for bucket, qty in debits:
+                    expected.setdefault(wallet_id, {})[bucket] = expected.get(wallet_id, {}).get(bucket, D(0)) + qty
+    for wallet_id in expected.keys() | store.counters.keys():
+        have = {b: q for b, q in store.debited(wallet_id).items() if q}
+        want = {b: q for b, q in expected.get(wallet_id, {}).items() if q}
+        if have != want:
+            found.append(("wallet", wallet_id, have, want))
+    return found

@@ -4,6 +4,7 @@ competing rates, PEAK, corrections and late usage — pure, against an in-memory
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,8 +16,8 @@ from core.catalog_service import pricing_spec
 from core.processing import RatingCode
 from core.rating import AdjustmentType, PriceSpec, TierMode, price
 from core.subscriptions import BindingTarget
-from core.usage import CorrectionKind, UsageStatus
-from tests.unit.rating_world import T0, D, Store, World, policy, statuses, tier, usage
+from core.usage import CorrectionKind, UsageStatus, usage_record_id
+from tests.unit.rating_world import T0, TENANT, D, Store, World, drift_of, policy, statuses, tier, usage
 
 PCT, OVERRIDE = AdjustmentType.PERCENTAGE, AdjustmentType.OVERRIDE
 JAN_20 = T0 + timedelta(days=19)
@@ -243,6 +244,7 @@ def test_amounts_do_not_depend_on_order_or_batching(seed: int) -> None:
         summary = store.summary("acme")
         assert (summary.consumed_quantity, summary.overage_quantity, summary.amount) == (total, total - 50, expected)
         assert sum(r.rated_amount for r in store.records.values()) == expected
+        assert drift_of(store) == []
 
 
 # ---------------------------------------------------------------------------------------------- competing rates
@@ -411,8 +413,9 @@ def test_voiding_a_record_gives_back_its_debits_and_reprices_the_summary(cell: t
         3000, 0, 0, 1)
     assert store.balance("SUBSCRIPTION:S1|TEXTS") == 1000
     assert store.record("b").corrected_by == store.record("v").id
-    # AND the records (including the correction) still add up to the summary
+    # AND the records (including the correction) still add up to the summary, and nothing drifted
     assert sum(r.rated_amount or 0 for r in store.records.values()) == summary.amount
+    assert drift_of(store) == []
 
 
 def test_amending_a_record_replaces_its_effect(cell: tuple[World, Store]) -> None:
@@ -429,6 +432,7 @@ def test_amending_a_record_replaces_its_effect(cell: tuple[World, Store]) -> Non
     again = store.run([usage("m2", "acme", "TEXTS", None, correction_of=store.record("a").id,
                              kind=CorrectionKind.VOID)]).outcomes[0]
     assert (again.status, again.error_code) == (UsageStatus.ERROR, RatingCode.ALREADY_CORRECTED)
+    assert drift_of(store) == []
 
 
 def test_a_correction_whose_original_is_still_new_rates_the_original_first(cell: tuple[World, Store]) -> None:
@@ -459,6 +463,7 @@ def test_correcting_a_closed_period_books_an_adjustment_into_the_current_one(cel
     assert (feb.adjustment_amount, feb.amount, feb.consumed_quantity, feb.usage_count) == (
         D("-375.00"), D("-375.00"), -4500, -1)
     assert store.balance("SUBSCRIPTION:S1|TEXTS") == 4000
+    assert drift_of(store) == []
 
 
 def test_late_usage_rated_after_its_period_closed_lands_in_the_current_period(cell: tuple[World, Store]) -> None:
@@ -476,8 +481,57 @@ def test_a_record_corrected_already_is_not_rated_again(cell: tuple[World, Store]
     _, store = cell
     store.run([usage("a", "acme", "TEXTS", "100")])
     store.run([usage("v", "acme", "TEXTS", None, correction_of=store.record("a").id, kind=CorrectionKind.VOID)])
-    from dataclasses import replace
     again = replace(store.record("a"), status=UsageStatus.NEW, attempt=1)
     outcome = store.run([again]).outcomes[0]
     assert (outcome.status, outcome.error_code) == (UsageStatus.ERROR, RatingCode.ALREADY_CORRECTED)
     assert store.summary("acme").consumed_quantity == Decimal(0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_usage_voids_and_amends_never_drift(seed: int) -> None:
+    # GIVEN graduated pricing over a grant, and a random stream of usage, voids and amends in random batches
+    rng = random.Random(seed)
+    world = World()
+    world.resource("DATA", "DATA")
+    world.product("P")
+    world.grant(world.pur("P", "DATA"), "40")
+    world.rate("DATA", "0.50", product="P", mode=TierMode.TIERED,
+               tiers=[tier("0", "60", PCT, "0"), tier("60", None, PCT, "25")])
+    world.subscribe("S", "acme", "P")
+    store = Store(world)
+    live: dict[str, D] = {}
+    events = []
+    for i in range(40):
+        if live and rng.random() < 0.3:
+            target = rng.choice(sorted(live))
+            if rng.random() < 0.5:
+                events.append(usage(f"v{i}", "acme", "DATA", None, correction_of=store_id(target),
+                                    kind=CorrectionKind.VOID))
+                del live[target]
+            else:
+                qty = D(rng.randint(1, 30))
+                events.append(usage(f"m{i}", "acme", "DATA", str(qty), correction_of=store_id(target),
+                                    kind=CorrectionKind.AMEND))
+                del live[target]
+                live[f"m{i}"] = qty
+        else:
+            qty = D(rng.randint(1, 30))
+            events.append(usage(f"u{i}", "acme", "DATA", str(qty)))
+            live[f"u{i}"] = qty
+    # WHEN they are rated in order, in random batches
+    while events:
+        size = rng.randint(1, 6)
+        store.run(events[:size])
+        events = events[size:]
+    # THEN the summary is exactly that of the usage still standing, and nothing drifted
+    total = sum(live.values(), D(0))
+    summary = store.summary("acme")
+    spec = pricing_spec(world.entries[0])
+    assert (summary.consumed_quantity, summary.usage_count) == (total, len(live))
+    assert summary.overage_quantity == max(D(0), total - 40)
+    assert summary.amount == price(spec, max(D(0), total - 40))
+    assert drift_of(store) == []
+
+
+def store_id(key: str) -> str:
+    return usage_record_id(TENANT, key)

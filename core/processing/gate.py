@@ -1,0 +1,46 @@
+"""The PERIOD_CLOSED rule of ingestion (DOMAIN §4, late usage), as rating sees periods.
+
+A record's period is the billing period of the subscription that would pay for it (``matching``) containing its
+usage time; it accepts usage until the period's end plus the rating delay of the effective policy — and not at
+all once its summary is no longer OPEN. Records that rating could not attribute (no subscription, an unknown
+resource, …) are never closed here: they are accepted and processed to WARNING_UNRATED or ERROR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.periods import Period, as_utc
+from core.processing.context import CatalogView
+from core.processing.matching import Resolution, resolve_record
+from core.subscriptions import Subscription
+from core.summaries import SummaryKey, UsageSummary, closes_at
+from core.usage import UsageRecord
+
+
+@dataclass(frozen=True)
+class BookingPeriod:
+    """The summary a record would be booked into, its period, and when that period stops accepting usage."""
+
+    key: SummaryKey
+    period: Period
+    closes_at: datetime
+
+
+def booking_period(record: UsageRecord, catalog: CatalogView, subscriptions: tuple[Subscription, ...]
+                   ) -> BookingPeriod | None:
+    """The period ``record`` belongs to, or None when it cannot be attributed (it will not be rated into one)."""
+    res = resolve_record(record, catalog, subscriptions)
+    if not isinstance(res, Resolution):
+        return None
+    period = res.billing.period(res.at)
+    key = SummaryKey(record.account_external_id, res.binding_target, res.resource.code, period.start)
+    return BookingPeriod(key, period, closes_at(period, res.policy.rating_delay_days))
+
+
+def is_closed(booking: BookingPeriod, summary: UsageSummary | None, now: datetime) -> bool:
+    """Closed once the waiting period has passed, or as soon as its summary is no longer OPEN."""
+    if summary is not None:
+        return not summary.accepts_usage(now)
+    return as_utc(now) >= booking.closes_at

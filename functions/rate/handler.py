@@ -1,0 +1,50 @@
+"""Rate usage from the usage table's stream: drawdown, overage, price, summary — exactly once (DOMAIN §3).
+
+Event source mapping (template.yaml; ``infra.local.pollers`` runs this handler with the same values):
+
+- FilterCriteria ``FILTER_PATTERNS``: NEW usage records that are not corrections — inserted, or sent back to
+  NEW by setUsageStatus (``attempt`` + 1)::
+
+    {"eventName": ["INSERT", "MODIFY"],
+     "dynamodb": {"NewImage": {"status": {"S": ["NEW"]}, "correction_of": {"S": [{"exists": false}]}}}}
+
+- BatchSize 1000, MaximumBatchingWindowInSeconds 1 (one summary write per summary per batch: bigger batches,
+  fewer writes), BisectBatchOnFunctionError, MaximumRetryAttempts 5, FunctionResponseTypes
+  [ReportBatchItemFailures], an on-failure destination. Any ParallelizationFactor: writes are conditional.
+
+Environment: CATALOG_TABLE, ACCOUNTS_TABLE, USAGE_TABLE, SUMMARIES_TABLE. Reads all four; writes usage records
+(rated fields), wallet counters and ledger (accounts table) and summaries, in one transaction per group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from functions.stream import StreamBatch
+
+FUNCTION_NAME = "rate"
+FILTER_PATTERNS = ['{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["NEW"]}, '
+                   '"correction_of": {"S": [{"exists": false}]}}}}']
+BATCH_SIZE = 1000
+BATCHING_WINDOW_S = 1
+MAX_RETRY_ATTEMPTS = 5
+
+logger = Logger(service="usage-rate")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    batch = StreamBatch.rate(event["Records"])
+    logger.info("rated", extra=batch.summary())
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        batch.raise_if_unfinished(record.dynamodb.sequence_number if record.dynamodb else None)
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,135 @@
+"""GraphQL type of usage summaries (API.md ``UsageSummary``), built ``from_domain``, and the resolvers that
+``Account.usageSummaries`` and ``UsageRecord.summary`` delegate to."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from core import summaries as s
+from core.errors import DomainError, ErrorCode
+from core.money import normalize_quantity, round_money
+from graphql_api.context import Info
+from graphql_api.ids import from_global_id, to_global_id
+from graphql_api.scalars import DateTime
+from graphql_api.scalars import Decimal as DecimalScalar
+from graphql_api.types.catalog import UnitOfMeasure, UsageResource, required_unit, resource_by_code
+from graphql_api.types.common import Connection, connection, decode_cursor, page_size
+
+SummaryStatus = strawberry.enum(s.SummaryStatus, description="OPEN → COMPLETE (frozen) → INVOICED.")
+KIND = "UsageSummary"
+SummaryRef = tuple[str, str]
+
+
+def summary_global_id(account: str, summary_id: str) -> strawberry.ID:
+    return to_global_id(KIND, f"{account}|{summary_id}")
+
+
+def parse_summary_id(value: str) -> SummaryRef:
+    """(account, summary id) behind a UsageSummary id; NOT_FOUND when it is not one."""
+    decoded = from_global_id(value, KIND)
+    account, sep, summary_id = decoded[1].partition("|") if decoded else ("", "", "")
+    if not sep or not account or not summary_id:
+        raise DomainError(ErrorCode.NOT_FOUND, f"'{value}' is not the id of a UsageSummary", "id")
+    return account, summary_id
+
+
+@strawberry.type(description="One account (or binding target), resource and billing period: the roll-up invoicing "
+                             "reads, billed in arrears. Totals are provisional while OPEN.")
+class UsageSummary:
+    id: strawberry.ID
+    account_external_id: str
+    binding_target: str = strawberry.field(description="Whose wallet paid: SUBSCRIPTION:{id} or ACCOUNT:{id}.")
+    period_start: DateTime  # type: ignore[valid-type]
+    period_end: DateTime  # type: ignore[valid-type]
+    closes_at: DateTime = strawberry.field(  # type: ignore[valid-type]
+        description="Period end plus the rating delay: usage is accepted until then, and the summary is final.")
+    status: SummaryStatus  # type: ignore[valid-type]
+    consumed_quantity: DecimalScalar  # type: ignore[valid-type]
+    debited_quantity: DecimalScalar  # type: ignore[valid-type]
+    overage_quantity: DecimalScalar  # type: ignore[valid-type]
+    amount: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+        description="The price of the overage (each rate's cumulative total, rounded once) + prerated amounts + "
+                    "adjustments from corrections of closed periods − what monetary commitments paid.")
+    rated_amount: DecimalScalar  # type: ignore[valid-type]
+    adjustment_amount: DecimalScalar  # type: ignore[valid-type]
+    committed_amount: DecimalScalar  # type: ignore[valid-type]
+    currency: str | None
+    usage_count: int
+    prerated_amount: DecimalScalar  # type: ignore[valid-type]
+    prerated_quantity: DecimalScalar  # type: ignore[valid-type]
+    updated_at: DateTime | None  # type: ignore[valid-type]
+    closed_at: DateTime | None  # type: ignore[valid-type]
+    _record: strawberry.Private[s.UsageSummary]
+
+    @classmethod
+    def from_domain(cls, summary: s.UsageSummary) -> UsageSummary:
+        q = normalize_quantity
+        return cls(
+            id=summary_global_id(summary.account_external_id, summary.id),
+            account_external_id=summary.account_external_id, binding_target=summary.binding_target,
+            period_start=summary.period_start, period_end=summary.period_end, closes_at=summary.closes_at,
+            status=summary.status, consumed_quantity=q(summary.consumed_quantity),
+            debited_quantity=q(summary.debited_quantity), overage_quantity=q(summary.overage_quantity),
+            amount=_money(summary.amount, summary.currency),
+            rated_amount=_money(summary.rated_amount, summary.currency),
+            adjustment_amount=_money(summary.adjustment_amount, summary.currency),
+            committed_amount=_money(summary.committed_amount, summary.currency), currency=summary.currency,
+            usage_count=summary.usage_count, prerated_amount=_money(summary.prerated_amount, summary.currency),
+            prerated_quantity=q(summary.prerated_quantity), updated_at=summary.updated_at,
+            closed_at=summary.closed_at, _record=summary)
+
+    @strawberry.field
+    async def resource(self, info: Info) -> UsageResource:
+        resource = await resource_by_code(info, self._record.resource_code)
+        if resource is None:
+            raise LookupError(f"resource {self._record.resource_code} referenced but missing")
+        return resource
+
+    @strawberry.field
+    async def unit(self, info: Info) -> UnitOfMeasure:
+        return await required_unit(info, self._record.unit_code)
+
+
+def _money(amount: Decimal, currency: str | None) -> Decimal:
+    """Amounts are exact at the currency's minor unit already; shown with its places (375 → 375.00)."""
+    return round_money(amount, currency)
+
+
+def summary_loader(info: Info) -> DataLoader[SummaryRef, s.UsageSummary | None]:
+    """The request's loader of summaries by (account, id): one BatchGetItem per nesting level."""
+    loader = info.context.extras.get("summary_loader")
+    if loader is None:
+        repo = info.context.summaries
+
+        async def load(refs: list[SummaryRef]) -> list[s.UsageSummary | None]:
+            found = await asyncio.to_thread(repo.batch_get, refs)
+            return [found.get(ref) for ref in refs]
+
+        loader = info.context.extras["summary_loader"] = DataLoader(load)
+    return loader  # type: ignore[no-any-return]
+
+
+async def summary_of(info: Info, account: str, summary_id: str | None) -> UsageSummary | None:
+    """``UsageRecord.summary``: the summary a processed record was booked into."""
+    if not summary_id:
+        return None
+    summary = await summary_loader(info).load((account, summary_id))
+    return UsageSummary.from_domain(summary) if summary else None
+
+
+async def account_summaries(info: Info, account: str, resource_code: str | None, since: datetime | None,
+                            until: datetime | None, first: int | None, after: str | None
+                            ) -> Connection[UsageSummary]:
+    """``Account.usageSummaries``: by resource, then period start; periods starting in [from, to)."""
+    size = page_size(first)
+    cursor = decode_cursor(after)
+    if since is not None and until is not None and until <= since:
+        raise DomainError(ErrorCode.INVALID_RANGE, "to must be after from", "to")
+    page, more = await asyncio.to_thread(info.context.summaries.page, account, resource_code, since, until, size,
+                                         cursor)
+    return connection([UsageSummary.from_domain(x) for x in page], [x.id for x in page], more)

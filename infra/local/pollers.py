@@ -1,0 +1,71 @@
+"""The usage stream's event source mappings, locally: `make serve` and the end-to-end tests run the `rate` and
+`summarize` Lambda handlers in-process through `StreamPoller`s configured like template.yaml (same FilterCriteria,
+batch sizes, batching windows, bisection and partial batch responses).
+
+    pollers = start_pollers(get_settings())
+    ...
+    pollers.drain()   # every usage change so far is rated and summarized
+    pollers.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.dynamo import dynamodb_client, streams_client
+from infra.local.streams import StreamPoller, drain_all
+from infra.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+@dataclass
+class Pollers:
+    """The running pollers; ``drain`` waits until each has handed over (and finished) everything in the stream."""
+
+    pollers: list[StreamPoller] = field(default_factory=list)
+    failures: list[tuple[dict[str, Any], BaseException]] = field(default_factory=list)
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Until a whole round over the pollers delivers nothing (rating writes changes the other poller may
+        read, e.g. a correction's original)."""
+        drain_all(self.pollers, timeout)
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+
+    def on_failure(self, event: dict[str, Any], error: BaseException) -> None:
+        """The on-failure destination: batches given up on after every retry (an SQS queue in the cloud)."""
+        logger.error("stream batch of %d records given up after retries: %r", len(event["Records"]), error)
+        self.failures.append((event, error))
+
+
+def build_pollers(settings: Settings, **overrides: Any) -> Pollers:
+    """Pollers for the rate and summarize handlers, not started (tests drive them with ``run_once``)."""
+    from functions.rate import handler as rate
+    from functions.summarize import handler as summarize
+
+    handle = Pollers()
+    for module in (rate, summarize):
+        options: dict[str, Any] = {
+            "batch_size": module.BATCH_SIZE,
+            "batching_window_s": module.BATCHING_WINDOW_S,
+            "filter_patterns": module.FILTER_PATTERNS,
+            "max_retry_attempts": module.MAX_RETRY_ATTEMPTS,
+            "on_failure": handle.on_failure,
+            "function_name": module.FUNCTION_NAME,
+            "region": settings.region,
+        } | overrides
+        handle.pollers.append(StreamPoller(dynamodb_client(settings), streams_client(settings), settings.usage_table,
+                                           module.handler, **options))
+    return handle
+
+
+def start_pollers(settings: Settings, **overrides: Any) -> Pollers:
+    """Start polling the usage stream in background threads (from where the stream is now: TRIM_HORIZON)."""
+    handle = build_pollers(settings, **overrides)
+    for poller in handle.pollers:
+        poller.start()
+    return handle
