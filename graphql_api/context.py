@@ -10,9 +10,11 @@ from strawberry.types import Info as StrawberryInfo
 
 from core.auth import Principal
 from core.catalog_service import CatalogService
+from core.ingestion import Ingestion
 from graphql_api.loaders import CatalogLoaders
 from infra.accounts_repo import AccountsRepository
 from infra.catalog_repo import CatalogRepository
+from infra.usage_repo import UsageRepository, usage_ingestion
 from infra.wallets_repo import WalletsRepository
 
 
@@ -47,6 +49,14 @@ class Context:
     @cached_property
     def wallets(self) -> WalletsRepository:
         return WalletsRepository(self.tenant, accounts=self.accounts)
+
+    @cached_property
+    def usage(self) -> UsageRepository:
+        return UsageRepository(self.tenant)
+
+    @cached_property
+    def usage_ingestion(self) -> Ingestion:
+        return usage_ingestion(self.tenant, catalog=self.catalog, records=self.usage)
 
 
 Info = StrawberryInfo[Context, None]

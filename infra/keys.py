@@ -203,3 +203,23 @@ def open_summary_shard(tenant: str, account_external_id: str) -> int:
     """The OPEN-index partition of an account's summaries (stable, spread evenly)."""
     digest = hashlib.sha256(f"{tenant}{SEP}{account_external_id}".encode()).digest()
     return digest[0] % OPEN_SUMMARY_SHARDS
+
+
+# ---------------------------------------------------------------------------------------------- usage records
+# Usage table. One item per record, its own partition: pk = T#{tenant}#U#{record id}, sk = "U". The record id
+# derives from the tenant and the idempotency key (core.usage.usage_record_id), so a repeat maps onto the same
+# item and a conditional insert refuses it. gsi1 (ALL) lists an account's records, newest start time first:
+# gsi1pk = T#{tenant}#UA#{account external id}, gsi1sk = {start time, fixed-width UTC}#{record id}.
+USAGE_SK = "U"
+
+
+def usage_pk(tenant: str, record_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}U{SEP}{record_id}"
+
+
+def usage_account_pk(tenant: str, account_external_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}UA{SEP}{account_external_id}"
+
+
+def usage_account_sk(start_stamp: str, record_id: str) -> str:
+    return f"{start_stamp}{SEP}{record_id}"

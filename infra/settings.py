@@ -23,6 +23,10 @@ class Settings:
     max_body_bytes: int
     #: usage summaries (rating and period close); see infra/README.md "Rating and summaries"
     summaries_table: str = "usage-summaries"
+    #: bulk usage files (functions/ingest): objects under this prefix are ingested, as {prefix}{tenant}/{name}
+    ingest_prefix: str = "incoming/"
+    #: where the per-row report of {ingest_prefix}{path} is written: {report prefix}{path}.report.csv
+    ingest_report_prefix: str = "reports/"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -42,6 +46,8 @@ class Settings:
             max_aliases=int(e.get("GRAPHQL_MAX_ALIASES", "30")),
             max_body_bytes=int(e.get("GRAPHQL_MAX_BODY_BYTES", str(2 * 1024 * 1024))),
             summaries_table=e.get("SUMMARIES_TABLE", "usage-summaries"),
+            ingest_prefix=e.get("INGEST_PREFIX", "incoming/"),
+            ingest_report_prefix=e.get("INGEST_REPORT_PREFIX", "reports/"),
         )
 
 

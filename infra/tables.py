@@ -65,8 +65,26 @@ def summaries_table(settings: Settings) -> dict[str, Any]:
     }
 
 
+def usage_table(settings: Settings) -> dict[str, Any]:
+    """Usage records, one item each (infra/keys.py "usage records"); gsi1 lists an account's records; the stream
+    (NEW_AND_OLD_IMAGES) feeds rating."""
+    return {
+        "TableName": settings.usage_table,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "gsi1",
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 #: Every table the application needs; later modules append their definitions here.
-TABLES: list[TableDef] = [catalog_table, accounts_table, summaries_table]
+TABLES: list[TableDef] = [catalog_table, accounts_table, summaries_table, usage_table]
 
 
 def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60) -> list[str]:

@@ -107,3 +107,44 @@ def activate_everything(api: Any, product_code: str) -> None:
         api.ok("""mutation($input: GrantBindingPolicyInput!) { setGrantBindingPolicy(input: $input) {
           errors { code message field } } }""", {"input": {"productCode": product_code, "binding": binding["binding"],
                                                            "target": binding["target"], "status": "ACTIVE"}})
+
+
+# ------------------------------------------------------------------------------------------ usage ingestion (issue 5)
+def active_usage_catalog(tenant: str) -> None:
+    """ACTIVE resources to record usage against, written directly (no API round trips): class DATA (MB base,
+    GB = 1024 MB default, TB) with resource DATA, class COUNT (EA) with resource TEXTS, a DRAFT resource DRAFTY
+    (COUNT) and a DRAFT unit KB in DATA for the status rules, and an ACTIVE product PLAN with TEXTS."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from core.catalog import (
+        Product,
+        ProductUsageResource,
+        RecordStatus,
+        ResourceCategory,
+        UnitClassType,
+        UnitOfMeasure,
+        UnitOfMeasureClass,
+        UsageModelType,
+        UsageResource,
+    )
+    from core.catalog_service import CatalogService
+    from infra.catalog_repo import CatalogRepository
+    from infra.keys import new_ulid, pur_id
+
+    active = RecordStatus.ACTIVE
+    service = CatalogService(CatalogRepository(tenant))
+    service.create_unit_class(UnitOfMeasureClass("DATA", "Data", UnitClassType.USAGE, "MB", "GB", active), [
+        UnitOfMeasure("MB", "Megabyte", "DATA", Decimal(1), 0, status=active),
+        UnitOfMeasure("GB", "Gigabyte", "DATA", Decimal(1024), 1, status=active),
+        UnitOfMeasure("TB", "Terabyte", "DATA", Decimal(1048576), 2, status=active),
+        UnitOfMeasure("KB", "Kilobyte", "DATA", Decimal("0.0009765625"), 3)])
+    service.create_unit_class(UnitOfMeasureClass("COUNT", "Count", UnitClassType.USAGE, "EA", "EA", active), [
+        UnitOfMeasure("EA", "Each", "COUNT", Decimal(1), 0, status=active)])
+    service.create(UsageResource("DATA", "Data", ResourceCategory.USAGE, "DATA", "GB", status=active))
+    service.create(UsageResource("TEXTS", "Text messages", ResourceCategory.USAGE, "COUNT", "EA", status=active))
+    service.create(UsageResource("DRAFTY", "Not live yet", ResourceCategory.USAGE, "COUNT", "EA"))
+    # an ACTIVE product PLAN covering TEXTS from 2026-01-01 (no grants), so that accounts can subscribe
+    service.create(Product("PLAN", "Plan", UsageModelType.ANCHOR, active))
+    service.create(ProductUsageResource(pur_id("PLAN", new_ulid()), "PLAN", "TEXTS",
+                                        datetime(2026, 1, 1, tzinfo=UTC), status=active))

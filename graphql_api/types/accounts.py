@@ -20,6 +20,7 @@ from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import Product, UnitOfMeasure, UsageResource, required_unit, resource_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
 from graphql_api.types.enums import PeriodUnit
+from graphql_api.types.usage import UsageRecord, UsageStatus, account_usage_records
 from infra.wallets_repo import WalletView
 
 BindingTarget = strawberry.enum(s.BindingTarget, description="Whose wallet a subscription's grants fill.")
@@ -182,4 +183,10 @@ class Account:
     # ---- usage (issues 5–7) ---------------------------------------------------------------------------------
     # Account.usageSummaries and Account.usageRecords are added HERE by the usage and summary engineers:
     # resolvers that read the account's usage through their own repositories, keyed by self.external_id.
+    @strawberry.field(description="The account's usage records, newest start first (first ≤ 1,000).")
+    async def usage_records(self, info: Info, status: UsageStatus | None = None,  # type: ignore[valid-type]
+                            resource_code: str | None = None, first: int | None = 20,
+                            after: str | None = None) -> Connection[UsageRecord]:
+        return await account_usage_records(info, self.external_id, status, resource_code, first, after)
+
     # ---- end of usage fields ----------------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""Usage ingestion over GraphQL: recordUsage, setUsageStatus, voidUsage, amendUsage, usageRecord(id).
+
+Parse, call one ``core.ingestion.Ingestion`` method in a thread, map the result. Expected failures are typed
+(``errors`` of the payload); PARTNER and ADMIN keys may write (CanRecordUsage), any key may read; the tenant is
+always the key's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from core.errors import DomainError, ErrorCode
+from core.usage_validation import INPUT_NAMES, UsageInput
+from graphql_api.context import Info
+from graphql_api.ids import from_global_id
+from graphql_api.permissions import CanRead, CanRecordUsage
+from graphql_api.scalars import DateTime
+from graphql_api.scalars import Decimal as DecimalScalar
+from graphql_api.types.usage import (
+    KIND,
+    RecordUsagePayload,
+    SetUsageStatusPayload,
+    UsageCorrectionPayload,
+    UsageInputError,
+    UsageRecord,
+    UsageStatus,
+)
+
+UNSET: Any = strawberry.UNSET
+
+
+@strawberry.input(description="One usage record. quantity, or preratedAmount with preratedQuantity.")
+class UsageRecordInput:
+    idempotency_key: str = strawberry.field(description="Unique per tenant, forever: a repeat is a DUPLICATE.")
+    account_external_id: str
+    resource_code: str
+    start_time: DateTime  # type: ignore[valid-type]
+    end_time: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Defaults to startTime.")
+    quantity: DecimalScalar | None = None  # type: ignore[valid-type]
+    unit_code: str | None = strawberry.field(default=None, description="Defaults to the resource's default unit.")
+    subscription_external_id: str | None = None
+    prerated_amount: DecimalScalar | None = None  # type: ignore[valid-type]
+    prerated_quantity: DecimalScalar | None = None  # type: ignore[valid-type]
+    matching_attribute: str | None = None
+    dimensions: JSON | None = None
+
+    def to_input(self) -> UsageInput:
+        return UsageInput(**{name: getattr(self, name) for name in INPUT_NAMES})
+
+
+@strawberry.input(description="New values for an amended record; omitted fields keep the original's value, null "
+                              "clears an optional one.")
+class UsageAmendmentInput:
+    account_external_id: str | None = UNSET
+    subscription_external_id: str | None = UNSET
+    resource_code: str | None = UNSET
+    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    unit_code: str | None = UNSET
+    start_time: DateTime | None = UNSET  # type: ignore[valid-type]
+    end_time: DateTime | None = UNSET  # type: ignore[valid-type]
+    prerated_amount: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    prerated_quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    matching_attribute: str | None = UNSET
+    dimensions: JSON | None = UNSET
+    reason: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in INPUT_NAMES
+                if name != "idempotency_key" and getattr(self, name) is not UNSET}
+
+
+def record_id_of(value: str) -> str | None:
+    """The record id behind a UsageRecord global id; None when it is not one."""
+    decoded = from_global_id(value, KIND)
+    return decoded[1] if decoded else None
+
+
+def _not_found(value: str) -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, f"'{value}' is not the id of a usage record", "id")
+
+
+@strawberry.type
+class UsageQuery:
+    @strawberry.field(permission_classes=[CanRead], description="A usage record of the caller's tenant, or null.")
+    async def usage_record(self, info: Info, id: strawberry.ID) -> UsageRecord | None:
+        record_id = record_id_of(id)
+        if record_id is None:
+            return None
+        record = await asyncio.to_thread(info.context.usage.get, record_id)
+        return UsageRecord.from_domain(record) if record else None
+
+
+@strawberry.type
+class UsageMutation:
+    @strawberry.mutation(permission_classes=[CanRecordUsage],
+                         description="Record 1 to 1,000 usage records; each is answered ACCEPTED, DUPLICATE or "
+                                     "REJECTED. ACCEPTED records are stored when the call returns.")
+    async def record_usage(self, info: Info, records: list[UsageRecordInput]) -> RecordUsagePayload:
+        inputs = [r.to_input() for r in records]
+        try:
+            results = await asyncio.to_thread(info.context.usage_ingestion.record, inputs)
+        except DomainError as exc:
+            return RecordUsagePayload.refused(exc)
+        return RecordUsagePayload.from_results(results)
+
+    @strawberry.mutation(permission_classes=[CanRecordUsage],
+                         description="Send ERROR and WARNING_UNRATED records back to NEW: they are processed again.")
+    async def set_usage_status(self, info: Info, ids: list[strawberry.ID],
+                               status: UsageStatus) -> SetUsageStatusPayload:  # type: ignore[valid-type]
+        record_ids = [record_id_of(i) or f"?{i}" for i in ids]  # a malformed id names no record: NOT_FOUND
+        try:
+            results = await asyncio.to_thread(info.context.usage_ingestion.requeue, record_ids, status)
+        except DomainError as exc:
+            return SetUsageStatusPayload(records=[], errors=UsageInputError.all_of(exc))
+        return SetUsageStatusPayload.from_results(results)
+
+    @strawberry.mutation(permission_classes=[CanRecordUsage],
+                         description="Void a record: a VOID correction reverses its effect (also in a closed "
+                                     "period, booked into the current one). Repeating it answers the same void.")
+    async def void_usage(self, info: Info, id: strawberry.ID, reason: str | None = None) -> UsageCorrectionPayload:
+        record_id = record_id_of(id)
+        if record_id is None:
+            return UsageCorrectionPayload(errors=UsageInputError.all_of(_not_found(id)))
+        try:
+            result = await asyncio.to_thread(info.context.usage_ingestion.void, record_id, reason)
+        except DomainError as exc:
+            return UsageCorrectionPayload(errors=UsageInputError.all_of(exc))
+        return UsageCorrectionPayload.from_domain(result)
+
+    @strawberry.mutation(permission_classes=[CanRecordUsage],
+                         description="Amend a record: an AMEND correction replaces its effect with the new values.")
+    async def amend_usage(self, info: Info, id: strawberry.ID, input: UsageAmendmentInput) -> UsageCorrectionPayload:
+        record_id = record_id_of(id)
+        if record_id is None:
+            return UsageCorrectionPayload(errors=UsageInputError.all_of(_not_found(id)))
+        try:
+            result = await asyncio.to_thread(info.context.usage_ingestion.amend, record_id, input.changes(),
+                                             input.reason)
+        except DomainError as exc:
+            return UsageCorrectionPayload(errors=UsageInputError.all_of(exc))
+        return UsageCorrectionPayload.from_domain(result)

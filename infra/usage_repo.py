@@ -1,0 +1,449 @@
+"""The usage table: one item per usage record, written exactly once, read by id or by account.
+
+Item layout (keys built in ``infra.keys``, section "usage records"):
+
+    pk      S  T#{tenant}#U#{record id}             record id = core.usage.usage_record_id(tenant, idempotency key)
+    sk      S  U
+    kind    S  UsageRecord
+    gsi1pk  S  T#{tenant}#UA#{account external id}   gsi1 (projection ALL): an account's records,
+    gsi1sk  S  {start time}#{record id}               newest start first
+    + every field of ``core.usage.UsageRecord`` that is set (not None, not an empty tuple), under its own
+      snake_case name, encoded by ``infra.codec``: Decimals and datetimes as S (``"12.5"``,
+      ``"2026-07-01T00:00:00.000000Z"``), enums as S, ``attempt`` as N, booleans as BOOL, ``dimensions`` as M,
+      ``debits`` as L of [bucket id, quantity], ``bookings`` as L of M.
+
+Writers own disjoint attributes and change them with UpdateItem, never by rewriting the item:
+ingestion inserts the item (conditional on ``attribute_not_exists(pk)``), marks an original corrected
+(``voided``, ``voided_by``) and sends records back to NEW (``status``, ``attempt``, ``error_*``); rating sets
+``status``, ``error_*`` and the rated fields (``rated_update``) and ``corrected_by`` (``corrected_update``).
+
+Stream images (NEW_AND_OLD_IMAGES) are these items; ``record_from_item`` decodes one in DynamoDB JSON (the
+Lambda event's ``dynamodb.NewImage``), ``record_from_plain`` one already deserialized (Powertools'
+``DynamoDBRecord.dynamodb.new_image``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from core.catalog import UnitOfMeasure, UsageResource
+from core.errors import Conflict
+from core.ingestion import Ingestion
+from core.usage import UsageRecord, UsageStatus
+from core.usage_validation import CatalogView, PeriodGate
+from infra import keys
+from infra.catalog_repo import CatalogRepository
+from infra.codec import decode, encode, to_iso
+from infra.dynamo import dynamodb_client
+from infra.settings import get_settings
+
+KIND = "UsageRecord"
+MAX_TRANSACTION_ITEMS = 100
+#: DynamoDB refuses transactions over 4 MB; chunks stay well below (estimated from the encoded items).
+MAX_TRANSACTION_BYTES = 3_000_000
+MAX_ATTEMPTS = 10
+#: Transactions of one insert call run on this many threads (chunks are independent).
+WRITE_THREADS = 4
+RETRYABLE = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                       "RequestLimitExceeded", "None"})
+#: Attributes rating owns (``rated_update``); everything else but ``corrected_by`` belongs to ingestion.
+RATED_FIELDS = ("status", "error_code", "error_message", "quantity_in_default_unit", "debited_quantity",
+                "overage_quantity", "rated_amount", "currency", "summary_id", "wallet_id", "processed_at", "debits",
+                "bookings", "corrected_by", "commitment_wallet_id", "commitment_debits")
+_FIELDS = tuple(f.name for f in dataclasses.fields(UsageRecord))
+
+
+class UsageStoreError(RuntimeError):
+    """Storage refused a write for a reason that retrying will not fix (a bug or a misconfiguration)."""
+
+
+# ---------------------------------------------------------------------------------------------- item codec
+def _av(value: Any) -> dict[str, Any]:
+    """DynamoDB AttributeValue of an ``infra.codec``-encoded value (str, bool, int, dict, list, None)."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, dict):
+        return {"M": {k: _av(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return {"L": [_av(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _plain(av: Mapping[str, Any]) -> Any:
+    (kind, value), = av.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return Decimal(value)
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _plain(v) for k, v in value.items()}
+    if kind == "L":
+        return [_plain(v) for v in value]
+    if kind == "SS":
+        return set(value)
+    raise TypeError(f"unexpected attribute type {kind}")
+
+
+def to_item(record: UsageRecord) -> dict[str, Any]:
+    """The DynamoDB item (AttributeValues) of a record."""
+    item: dict[str, Any] = {
+        "pk": {"S": keys.usage_pk(record.tenant, record.id)},
+        "sk": {"S": keys.USAGE_SK},
+        "kind": {"S": KIND},
+        "gsi1pk": {"S": keys.usage_account_pk(record.tenant, record.account_external_id)},
+        "gsi1sk": {"S": keys.usage_account_sk(to_iso(record.start_time), record.id)},
+    }
+    for name in _FIELDS:
+        value = getattr(record, name)
+        if value is None or value == ():
+            continue
+        item[name] = _av(encode(value))
+    return item
+
+
+def record_from_plain(image: Mapping[str, Any]) -> UsageRecord:
+    """A record from a deserialized item (numbers as Decimal), e.g. Powertools' ``new_image``."""
+    record = decode(UsageRecord, {name: image[name] for name in _FIELDS if name in image})
+    if record.dimensions:
+        record = dataclasses.replace(record, dimensions={k: _dimension(v) for k, v in record.dimensions.items()})
+    return record
+
+
+def record_from_item(item: Mapping[str, Any]) -> UsageRecord:
+    """A record from an item in DynamoDB JSON (GetItem, Query, or a stream record's ``NewImage``/``OldImage``)."""
+    return record_from_plain({name: _plain(item[name]) for name in _FIELDS if name in item})
+
+
+def _dimension(value: Any) -> Any:
+    if isinstance(value, Decimal):  # integers are stored as numbers; other decimals were stored as text
+        return int(value) if value == value.to_integral_value() else format(value, "f")
+    return value
+
+
+def _item_bytes(item: Mapping[str, Any]) -> int:
+    return sum(len(k) + len(str(v)) for k, v in item.items())
+
+
+def _cancellation(exc: ClientError) -> list[dict[str, Any]] | None:
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    return list(exc.response.get("CancellationReasons") or [])
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
+
+
+# ---------------------------------------------------------------------------------------------- repository
+class UsageRepository:
+    """One tenant's usage records (``core.ingestion.UsageStore``, and rating's ``RecordStore``)."""
+
+    def __init__(self, tenant: str, client: Any | None = None, table: str | None = None,
+                 write_threads: int = WRITE_THREADS):
+        self.tenant = tenant
+        self._client = client
+        self._table = table
+        self.write_threads = write_threads
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    @property
+    def table(self) -> str:
+        return self._table or get_settings().usage_table
+
+    def key(self, record_id: str) -> dict[str, Any]:
+        return {"pk": {"S": keys.usage_pk(self.tenant, record_id)}, "sk": {"S": keys.USAGE_SK}}
+
+    # ------------------------------------------------------------------------------------------ reads
+    def get(self, record_id: str) -> UsageRecord | None:
+        item = self.client.get_item(TableName=self.table, Key=self.key(record_id), ConsistentRead=True).get("Item")
+        return record_from_item(item) if item else None
+
+    def get_many(self, record_ids: Iterable[str]) -> dict[str, UsageRecord]:
+        """The records that exist among ``record_ids`` (BatchGetItem, 100 keys a call, consistent)."""
+        wanted = list(dict.fromkeys(record_ids))
+        found: dict[str, UsageRecord] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {self.table: {"Keys": [self.key(i) for i in wanted[start:start + 100]],
+                                                    "ConsistentRead": True}}
+            for attempt in range(MAX_ATTEMPTS):
+                page = self.client.batch_get_item(RequestItems=request)
+                for item in page.get("Responses", {}).get(self.table, []):
+                    record = record_from_item(item)
+                    found[record.id] = record
+                request = page.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise UsageStoreError("BatchGetItem left keys unprocessed after every retry")
+        return found
+
+    def account_page(self, account_external_id: str, first: int, after: str | None = None,
+                     status: UsageStatus | None = None, resource_code: str | None = None
+                     ) -> tuple[list[tuple[str, UsageRecord]], bool]:
+        """Up to ``first`` records of an account, newest start first, after the cursor ``after`` (a gsi1sk);
+        (cursor, record) pairs and whether more follow. One Query on gsi1 (a filter on status / resource)."""
+        condition = "gsi1pk = :pk" + (" AND gsi1sk < :after" if after else "")
+        values: dict[str, Any] = {":pk": {"S": keys.usage_account_pk(self.tenant, account_external_id)}}
+        if after:
+            values[":after"] = {"S": after}
+        filters: list[str] = []
+        if status is not None:
+            filters.append("#status = :status")
+            values[":status"] = {"S": status.value}
+        if resource_code is not None:
+            filters.append("#resource = :resource")
+            values[":resource"] = {"S": resource_code}
+        request: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi1", "KeyConditionExpression": condition,
+                                   "ExpressionAttributeValues": values, "ScanIndexForward": False,
+                                   "Limit": first + 1 if not filters else max(first + 1, 200)}
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+            request["ExpressionAttributeNames"] = {k: v for k, v in (("#status", "status"),
+                                                                     ("#resource", "resource_code"))
+                                                   if k in request["FilterExpression"]}
+        page_items: list[tuple[str, UsageRecord]] = []
+        while True:
+            page = self.client.query(**request)
+            for item in page.get("Items", []):
+                page_items.append((item["gsi1sk"]["S"], record_from_item(item)))
+                if len(page_items) > first:
+                    return page_items[:first], True
+            if "LastEvaluatedKey" not in page:
+                return page_items, False
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # ------------------------------------------------------------------------------------------ inserts
+    def insert_new(self, records: Sequence[UsageRecord]) -> dict[str, UsageRecord]:
+        """Insert each record unless its id exists (TransactWriteItems of ≤ 100 conditional Puts); returns the
+        stored originals of the ids that existed. Chunks run on ``write_threads`` threads."""
+        chunks = list(self._chunks([(r, to_item(r)) for r in records]))
+        existing: dict[str, UsageRecord] = {}
+        if len(chunks) == 1 or self.write_threads <= 1:
+            results = [self._insert_chunk(chunk) for chunk in chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.write_threads, len(chunks))) as pool:
+                results = list(pool.map(self._insert_chunk, chunks))
+        for found in results:
+            existing.update(found)
+        return existing
+
+    def _chunks(self, entries: list[tuple[UsageRecord, dict[str, Any]]]
+                ) -> Iterator[list[tuple[UsageRecord, dict[str, Any]]]]:
+        chunk: list[tuple[UsageRecord, dict[str, Any]]] = []
+        size = 0
+        for record, item in entries:
+            item_size = _item_bytes(item)
+            if chunk and (len(chunk) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append((record, item))
+            size += item_size
+        if chunk:
+            yield chunk
+
+    def _insert_chunk(self, chunk: list[tuple[UsageRecord, dict[str, Any]]]) -> dict[str, UsageRecord]:
+        pending = chunk
+        existing: dict[str, UsageRecord] = {}
+        unread: list[str] = []
+        for attempt in range(MAX_ATTEMPTS):
+            if not pending:
+                break
+            puts = [{"Put": {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)",
+                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for _, item in pending]
+            try:
+                # the token makes botocore's own retries of this request idempotent: a retry after a lost reply
+                # succeeds instead of failing on the items the first attempt wrote
+                self.client.transact_write_items(TransactItems=puts, ClientRequestToken=str(uuid.uuid4()))
+                pending = []
+                break
+            except ClientError as exc:
+                reasons = _cancellation(exc)
+                if reasons is None or len(reasons) != len(pending):
+                    raise
+            retry: list[tuple[UsageRecord, dict[str, Any]]] = []
+            contended = False
+            for (record, item), reason in zip(pending, reasons, strict=True):
+                code = reason.get("Code") or "None"
+                if code == "ConditionalCheckFailed":
+                    if reason.get("Item"):
+                        existing[record.id] = record_from_item(reason["Item"])
+                    else:
+                        unread.append(record.id)
+                elif code in RETRYABLE:
+                    retry.append((record, item))
+                    contended = contended or code != "None"
+                else:
+                    raise UsageStoreError(f"usage record '{record.id}' was refused by storage: {code} "
+                                          f"{reason.get('Message', '')}")
+            pending = retry
+            if contended:
+                _backoff(attempt)
+        if pending:
+            raise UsageStoreError(f"{len(pending)} usage records could not be written after {MAX_ATTEMPTS} attempts "
+                                  "(the table is contended or throttled); nothing of them was accepted")
+        if unread:
+            existing.update(self.get_many(unread))
+        return existing
+
+    # ------------------------------------------------------------------------------------------ corrections
+    def write_correction(self, original: UsageRecord, correction: UsageRecord) -> UsageRecord:
+        items = [
+            {"Put": {"TableName": self.table, "Item": to_item(correction),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {"TableName": self.table, "Key": self.key(original.id),
+                        "UpdateExpression": "SET voided = :true, voided_by = :by",
+                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(voided_by)",
+                        "ExpressionAttributeValues": {":true": {"BOOL": True}, ":by": {"S": correction.id}}}},
+        ]
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+                return dataclasses.replace(original, voided=True, voided_by=correction.id)
+            except ClientError as exc:
+                reasons = _cancellation(exc)
+                if reasons is None:
+                    raise
+                codes = [r.get("Code") or "None" for r in reasons]
+                if "ConditionalCheckFailed" in codes:
+                    raise Conflict(f"usage record '{original.id}' is corrected already") from None
+                if not set(codes) <= RETRYABLE:
+                    raise UsageStoreError(f"the correction was refused by storage: {codes}") from None
+                _backoff(attempt)
+        raise UsageStoreError("the correction could not be written: the records stayed contended")
+
+    # ------------------------------------------------------------------------------------------ reprocessing
+    def requeue(self, records: Sequence[UsageRecord]) -> dict[str, UsageRecord | None]:
+        """Each record (as read) back to NEW with attempt + 1, if unchanged since read and not corrected."""
+        out: dict[str, UsageRecord | None] = {}
+        for start in range(0, len(records), MAX_TRANSACTION_ITEMS):
+            out.update(self._requeue_chunk(list(records[start:start + MAX_TRANSACTION_ITEMS])))
+        return out
+
+    def _requeue_update(self, record: UsageRecord) -> dict[str, Any]:
+        return {"Update": {
+            "TableName": self.table, "Key": self.key(record.id),
+            "UpdateExpression": "SET #status = :new, attempt = :next REMOVE error_code, error_message",
+            "ConditionExpression": "#status = :was AND attempt = :attempt AND attribute_not_exists(voided_by)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":new": {"S": UsageStatus.NEW.value}, ":was": {"S": record.status.value},
+                                          ":attempt": {"N": str(record.attempt)},
+                                          ":next": {"N": str(record.attempt + 1)}}}}
+
+    def _requeue_chunk(self, records: list[UsageRecord]) -> dict[str, UsageRecord | None]:
+        out: dict[str, UsageRecord | None] = {}
+        pending = records
+        for attempt in range(MAX_ATTEMPTS):
+            if not pending:
+                return out
+            try:
+                self.client.transact_write_items(TransactItems=[self._requeue_update(r) for r in pending],
+                                                 ClientRequestToken=str(uuid.uuid4()))
+            except ClientError as exc:
+                reasons = _cancellation(exc)
+                if reasons is None or len(reasons) != len(pending):
+                    raise
+                retry = []
+                for record, reason in zip(pending, reasons, strict=True):
+                    code = reason.get("Code") or "None"
+                    if code == "ConditionalCheckFailed":
+                        out[record.id] = None
+                    elif code in RETRYABLE:
+                        retry.append(record)
+                    else:
+                        raise UsageStoreError(f"usage record '{record.id}' could not be requeued: {code}") from None
+                pending = retry
+                _backoff(attempt)
+                continue
+            for record in pending:
+                out[record.id] = dataclasses.replace(record, status=UsageStatus.NEW, attempt=record.attempt + 1,
+                                                     error_code=None, error_message=None)
+            return out
+        raise UsageStoreError("records could not be set back to NEW: the records stayed contended")
+
+    # ------------------------------------------------------------------------------------------ rating's writes
+    def rated_update(self, record: UsageRecord, attempt: int) -> dict[str, Any]:
+        """The transaction entry that stores what rating decided for ``record`` (status, error, rated fields,
+        ``corrected_by``), once: conditioned on the stored record being NEW at ``attempt``."""
+        sets: list[str] = []
+        removes: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":new": {"S": UsageStatus.NEW.value}, ":attempt": {"N": str(attempt)}}
+        for index, name in enumerate(RATED_FIELDS):
+            names[f"#f{index}"] = name
+            value = getattr(record, name)
+            if value is None or value == ():
+                removes.append(f"#f{index}")
+            else:
+                sets.append(f"#f{index} = :v{index}")
+                values[f":v{index}"] = _av(encode(value))
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {"Update": {
+            "TableName": self.table, "Key": self.key(record.id), "UpdateExpression": expression,
+            "ConditionExpression": "#f0 = :new AND attempt = :attempt",  # #f0 is status
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+
+    def corrected_update(self, original_id: str, corrected_by: str) -> dict[str, Any]:
+        """The transaction entry that marks an original as reversed by ``corrected_by``, exactly once."""
+        return {"Update": {
+            "TableName": self.table, "Key": self.key(original_id), "UpdateExpression": "SET corrected_by = :by",
+            "ConditionExpression": "attribute_exists(pk) AND "
+                                   "(attribute_not_exists(corrected_by) OR corrected_by = :by)",
+            "ExpressionAttributeValues": {":by": {"S": corrected_by}}}}
+
+
+# ---------------------------------------------------------------------------------------------- composition
+class RepositoryCatalog:
+    """``core.ingestion.CatalogSource`` over the tenant's catalog repository (cached for its lifetime)."""
+
+    def __init__(self, repo: CatalogRepository):
+        self.repo = repo
+        self._units: dict[str, UnitOfMeasure] | None = None
+
+    def view(self, resource_codes: set[str]) -> CatalogView:
+        if self._units is None:
+            self._units = {u.unit_code: u for u in self.repo.units_and_classes()[1]}
+        codes = sorted(c for c in resource_codes if c)
+        return CatalogView(self.repo.batch_get(UsageResource, codes) if codes else {}, self._units)
+
+
+def period_gate(tenant: str) -> PeriodGate:
+    """The PERIOD_CLOSED gate of ingestion (``core.usage_validation.PeriodGate``): the summaries-backed gate of
+    the summaries feature (``infra.rating_repo.SummariesPeriodGate``: the record's billing period as rating would
+    book it, closed once its waiting period passed or its summary is no longer OPEN)."""
+    from infra.rating_repo import SummariesPeriodGate  # rating reads usage records: import it here, not above
+
+    return SummariesPeriodGate()
+
+
+def usage_ingestion(tenant: str, catalog: CatalogRepository | None = None, records: UsageRepository | None = None,
+                    clock: Callable[[], datetime] | None = None) -> Ingestion:
+    """Ingestion for one tenant, as the API and the bulk-file function use it (one per request or per file)."""
+    kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    catalog_source = RepositoryCatalog(catalog or CatalogRepository(tenant))
+    return Ingestion(tenant, records or UsageRepository(tenant), catalog_source, period_gate(tenant), **kwargs)
