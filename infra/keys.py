@@ -169,6 +169,18 @@ def ledger_after_sk(timestamp: str) -> str:
 LEDGER_END_SK = f"{LEDGER_PREFIX}~"
 
 
+# ------------------------------------------------------------------------------------------ guided setup and activation
+# Catalog table. A journal item per product makes a write of more than one transaction (≤ 100 items) all or
+# nothing: the setup journal lists the records a guided setup creates (rolled back when interrupted), the
+# activation journal the records an activation flips (completed when interrupted). See infra/README.md.
+def setup_journal_sk(product_code: str) -> str:
+    return f"JOURNAL{SEP}SETUP{SEP}{product_code}"
+
+
+def activation_journal_sk(product_code: str) -> str:
+    return f"JOURNAL{SEP}ACTIVATE{SEP}{product_code}"
+
+
 # ---------------------------------------------------------------------------------------------- usage summaries
 # Summaries table. An account's summaries share one partition, sorted by resource, then period start, then owner
 # (``core.summaries.SummaryKey.id``), so one Query pages an account's summaries of a resource over a date range.

@@ -56,6 +56,45 @@ def cell_phone_plan(api: Any, code: str = "CELL", with_units: bool = True) -> di
     return ids
 
 
+# ---------------------------------------------------------------------------------------------- guided setup (issue 3)
+CONFIGURE = """mutation($input: ConfigureUsageProductInput!) { configureUsageProduct(input: $input) {
+  record { id code name usageModelType status }
+  created { objectType id name } reused { objectType id name } errors { code message field } } }"""
+ACTIVATE = """mutation($code: String!, $validate: Boolean) {
+  activateUsageProduct(productCode: $code, validate: $validate) {
+    record { id code status } activated { objectType id name } completedInterrupted
+    validation { productCode valid errors { rule code message records { objectType id name } }
+                 warnings { rule code message records { objectType id name } } }
+    errors { code message field } } }"""
+CELL_PLAN = (("TEXTS", "Text messages", "COUNT", "4000", None, "0.75"),
+             ("DATA", "Data", "DATA", "2", "GB", "1.25"),
+             ("MINUTES", "Minutes", "TIME", "100", None, "0.10"))
+
+
+def activate_product(api: Any, code: str, validate: bool = True) -> dict[str, Any]:
+    """Validate and activate a product and its whole DRAFT chain; returns the payload (asserts no errors)."""
+    return api.ok(ACTIVATE, {"code": code, "validate": validate})
+
+
+def configure_cell_phone_plan(api: Any, code: str = "CELL", activate: bool = True) -> dict[str, Any]:
+    """The DOMAIN §5 Cell Phone Plan in one configureUsageProduct call (ANCHOR, from 2026-01-01, no end): 4,000
+    texts/month at $0.75, 2 GB data/month at $1.25 per GB (class DATA: MB = 1/1024 GB), 100 minutes/month at
+    $0.10; then activated unless ``activate=False``. Unit classes and resources are created when missing, so several
+    products can share them. Returns {"configure": payload, "activate": payload or None}."""
+    if not any(c["code"] == "DATA" for c in api("{ unitOfMeasureClasses { code } }")["unitOfMeasureClasses"]):
+        unit_classes(api)
+    resources = []
+    for res, name, cls, quantity, unit, rate in CELL_PLAN:
+        exists = api("query($c: String!) { usageResource(code: $c) { code } }", {"c": res})["usageResource"]
+        resources.append({
+            "resourceCode": res, "effectiveFrom": START, "overageRate": rate, "rateUnitCode": "USD",
+            "newResource": None if exists else {"name": name, "unitOfMeasureClassCode": cls},
+            "grants": [{"quantity": quantity, "unitCode": unit, "validityTerm": 1, "validityUnit": "MONTH"}]})
+    configured = api.ok(CONFIGURE, {"input": {"productCode": code, "productName": "Cell Phone Plan",
+                                              "usageModelType": "ANCHOR", "resources": resources}})
+    return {"configure": configured, "activate": activate_product(api, code) if activate else None}
+
+
 # ---------------------------------------------------------------------------------------------- activation (issue 4)
 PRODUCT_CHAIN = """query($code: String!) { product(code: $code) { code status
   bindingPolicy { binding target status }

@@ -146,8 +146,8 @@ class ProductSnapshot:
 
     def chain(self) -> list[CatalogRecord]:
         """Every record of the product's chain, each once: the product and its nesting, the resources with their
-        classes (and all their units) and resource policies, the policies and units pointed at, the rate cards and
-        entries. Activation orders them."""
+        classes (and all their units) and resource policies, the policies, units (with their classes) and rate cards
+        pointed at, and the rate entries. Activation orders them."""
         found: dict[RecordKey, CatalogRecord] = {}
 
         def add(record: CatalogRecord | None) -> None:
@@ -159,18 +159,21 @@ class ProductSnapshot:
             *self.resources.values(), *self.resource_policies.values(), *self.entries]
         for item in owned:
             add(item)
-        class_codes = {r.unit_class_code for r in self.resources.values()}
         for record in list(found.values()):
             for kind, key in references(record):
                 if kind in (Policy, RateCard, UnitOfMeasure):
                     add(self.lookup((kind, key)))
-                if kind is UnitOfMeasure and key in self.units:
-                    class_codes.add(self.units[key].class_code)
-        for code in class_codes:
+                if kind is UnitOfMeasure and key in self.units:  # e.g. a rate's currency: the unit and its class
+                    add(self.classes.get(self.units[key].class_code))
+        class_codes = {r.unit_class_code for r in self.resources.values()}
+        for code in class_codes:  # usage may come in any unit of a resource's class
             add(self.classes.get(code))
         for unit in self.units.values():
             if unit.class_code in class_codes:
                 add(unit)
+        for cls in [r for r in found.values() if isinstance(r, UnitOfMeasureClass)]:
+            for unit_key in references(cls):  # its base and default units
+                add(self.lookup(unit_key))
         return list(found.values())
 
 
