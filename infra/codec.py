@@ -66,7 +66,10 @@ def _decode_value(tp: Any, value: Any) -> Any:
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _decode_value(inner[0], value)
     if origin is tuple:
-        return tuple(_decode_value(typing.get_args(tp)[0], v) for v in value)
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
+            return tuple(_decode_value(args[0], v) for v in value)
+        return tuple(_decode_value(t, v) for t, v in zip(args, value, strict=True))  # tuple[X, Y]
     if origin is list:
         return [_decode_value(typing.get_args(tp)[0], v) for v in value]
     if origin is dict:
