@@ -297,11 +297,17 @@ def test_filter_criteria_hand_each_usage_change_to_the_one_function_that_process
     assert invoked == expected
 
 
-def test_ingest_runs_on_files_created_under_incoming_only() -> None:
-    (trigger,) = FUNCTIONS["IngestFunction"].events_of_type("S3")
+def test_ingest_runs_on_files_created_under_its_prefix_and_its_reports_do_not_trigger_it() -> None:
+    ingest = FUNCTIONS["IngestFunction"]
+    (trigger,) = ingest.events_of_type("S3")
     assert trigger["Bucket"] == {"Ref": "FilesBucket"}
     assert trigger["Events"] == "s3:ObjectCreated:*"
-    assert trigger["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "incoming/"}]
+    # GIVEN the prefixes the ingest function is configured with
+    settings = Settings.from_env({name: str(value) for name, value in ingest.environment.items() if not ref(value)})
+    # THEN the notification filters on the input prefix, and the reports are written outside it
+    assert trigger["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": settings.ingest_prefix}]
+    assert not settings.ingest_report_prefix.startswith(settings.ingest_prefix)
+    assert not settings.ingest_prefix.startswith(settings.ingest_report_prefix)
     invoke = FUNCTIONS["IngestFunction"].properties["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
