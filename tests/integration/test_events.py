@@ -9,11 +9,12 @@ template names, with the event Lambda would send.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import dataclasses
 import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,56 @@ def test_api_handler_answers_the_http_api_event(api: Any) -> None:
     data = json.loads(base64.b64decode(body) if response.get("isBase64Encoded") else body)
     assert "errors" not in data
     assert [edge["node"]["code"] for edge in data["data"]["products"]["edges"]] == ["CELL"]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(store_endpoint: str) -> Iterator[str]:
+    """moto's server for S3: the test store itself on moto; a second one beside DynamoDB Local, which has no S3."""
+    from tests.stores import store_endpoint as running_store
+
+    with running_store("moto") as endpoint:
+        yield endpoint
+
+
+def test_ingest_handler_ingests_the_file_of_the_s3_event_once(api: Any, s3_endpoint: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    from core.usage import usage_record_id
+    from infra.usage_repo import UsageRepository
+    from tests.builders import active_usage_catalog
+    from tests.e2e.flow import iso
+
+    handler_of("IngestFunction")
+    # GIVEN the ingest function in a cold container, with S3 at the local endpoint, and a tenant's ACTIVE catalog
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    monkeypatch.setattr(importlib.import_module("functions.ingest.handler"), "_state", {})
+    active_usage_catalog(api.tenant)
+    # AND the event file's object, moved under this tenant's prefix, holding one good and one bad row
+    event = load(EVENT_OF["IngestFunction"])
+    (record,) = event["Records"]
+    bucket = record["s3"]["bucket"]["name"]
+    key = record["s3"]["object"]["key"].replace("incoming/demo/", f"incoming/{api.tenant}/")
+    at = iso(recently())
+    body = (f"idempotencyKey,accountExternalId,resourceCode,quantity,unitCode,startTime\n"
+            f"file-1,acme,TEXTS,10,EA,{at}\nfile-2,acme,TEXTS,-1,EA,{at}\n").encode()
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+    record["s3"]["object"].update(key=key, size=len(body), eTag=put["ETag"].strip('"'))
+    # WHEN S3 invokes the function with the ObjectCreated event
+    (result,) = invoke("IngestFunction", event)["objects"]
+    # THEN the good row is a NEW usage record, the bad one is reported, and the report lies outside incoming/
+    assert (result["status"], result["accepted"], result["rejected"]) == ("ingested", 1, 1), result
+    assert result["report"] == f"reports/{api.tenant}/{key.rsplit('/', 1)[1]}.report.csv"
+    report = s3.get_object(Bucket=bucket, Key=result["report"])["Body"].read().decode().splitlines()
+    assert [line.split(",")[2] for line in report[1:]] == ["ACCEPTED", "REJECTED"]
+    stored = UsageRepository(api.tenant).get(usage_record_id(api.tenant, "file-1"))
+    assert stored is not None and str(stored.status) == "NEW"
+    # AND when S3 delivers the same event again, the file is not ingested twice
+    (again,) = invoke("IngestFunction", event)["objects"]
+    assert again["status"] == "already ingested"
 
 
 def test_rate_handler_rates_the_stream_event_exactly_once(api: Any, texts_plan: Any) -> None:
