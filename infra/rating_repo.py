@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -200,8 +201,8 @@ class RatingRepository:
     def transact(self, items: list[dict[str, Any]]) -> None:
         if self._transact is not None:
             self._transact(items)
-        else:
-            self.client.transact_write_items(TransactItems=items)
+        else:  # the token makes the SDK's retry of a transaction whose response was lost a no-op success
+            self.client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
 
     # ------------------------------------------------------------------------------------------ the batch
     def rate(self, records: Sequence[UsageRecord], now: datetime) -> RateReport:
@@ -335,7 +336,7 @@ class RatingRepository:
         for wallet_id, entries in by_wallet.items():
             stored = counters.get(wallet_id, {})
             pk = keys.wallet_pk(self.tenant, wallet_id)
-            items = [wallets._counter_update(pk, credit_id, merged, credit_id in stored)
+            items = [wallets.counter_update(pk, credit_id, merged, credit_id in stored)
                      for credit_id, merged in merge_by_credit([c for _, c, _ in entries]).items()]
             ledgers: dict[tuple[datetime, LedgerEntryType], list[tuple[Outcome, BucketChange]]] = {}
             for o, c, at in entries:
@@ -344,9 +345,9 @@ class RatingRepository:
             for (at, kind), lines in ledgers.items():
                 first = lines[0][0]
                 summary_id = first.summary_id if len({o.record_id for o, _ in lines}) > 1 else None
-                ledger = wallets._items(wallet_id, at, kind, [c for _, c in lines], stored,
-                                        f"{first.record_id}:{first.attempt}", first.record_id, summary_id,
-                                        first.attempt, first.processed_at)
+                ledger = wallets.booking_items(wallet_id, at, kind, [c for _, c in lines], stored,
+                                               f"{first.record_id}:{first.attempt}", first.record_id, summary_id,
+                                               first.attempt, first.processed_at)
                 items.append(ledger[-1])
             out[wallet_id] = items
         return out
