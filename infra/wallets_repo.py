@@ -14,9 +14,10 @@ API for rating (and for corrections)
 - ``quantity`` is in the resource's default unit (``plan.wallet.unit_code``), ``at`` is the usage time that
   decides (DOMAIN §3.1: the end time). ``plan.subscriptions`` are the matched subscriptions, most recently
   started first (for the competing-rates rule); ``plan.wallet_id`` is the paying wallet (SELF: the
-  subscription's, ACCOUNT: the account's). ``plan.draw.result`` is ``core.drawdown.draw_down``'s result in the
-  wallet's drawdown order (COMMITMENT buckets first): ``plan.debits`` ((bucket id, quantity) pairs, for
-  ``UsageRecord.debits``), ``plan.debited``, ``plan.overage``.
+  subscription's, ACCOUNT: the account's; when the matched subscriptions fill different wallets, the first of
+  them, in that order, that holds anything at ``at`` pays, else the first). ``plan.draw.result`` is
+  ``core.drawdown.draw_down``'s result in the wallet's drawdown order (COMMITMENT buckets first):
+  ``plan.debits`` ((bucket id, quantity) pairs, for ``UsageRecord.debits``), ``plan.debited``, ``plan.overage``.
 - ``plan.items`` are low-level ``TransactWriteItems`` entries: one conditional ``Update`` per credit counter
   debited and one conditional ``Put`` of the ledger entry. Put them in ONE transaction with your own items
   (record status, summary): ``len(plan.items) == len(plan.debits) + 1`` (0 when nothing is debited), so keep
@@ -97,6 +98,7 @@ GRANTED = "g"
 DEBITED_PREFIX = "d_"
 BUCKET_PREFIX = "b_"
 COMMIT_ATTEMPTS = 25
+MAX_YEARS_AHEAD = 100  # balances are computed period by period up to asOf
 
 
 class Outcome(StrEnum):
@@ -243,7 +245,9 @@ class WalletsRepository:
         return wallets_of(account.subscriptions) if account else {}
 
     def wallets(self, account_external_id: str, as_of: datetime) -> list[WalletView]:
-        """Every wallet the account's subscriptions fill, as of ``as_of``."""
+        """Every wallet the account's subscriptions fill, as of ``as_of`` (at most a century ahead)."""
+        if as_of.year > datetime.now(UTC).year + MAX_YEARS_AHEAD:
+            raise DomainError(ErrorCode.INVALID_RANGE, f"asOf may be at most {MAX_YEARS_AHEAD} years ahead", "asOf")
         return [WalletView(ref, self.balance(ref, as_of)) for ref in self.wallet_refs(account_external_id).values()]
 
     def ledger_page(self, view: WalletView, first: int, after: str | None) -> tuple[list[LedgerLine], bool]:

@@ -327,3 +327,12 @@ def test_usage_no_subscription_covers_finds_no_wallet(api: Any) -> None:
     covered = repo.plan_debit("omega", "TEXTS", utc(2026, 5, 31), Decimal(1), usage_record_id="x")
     assert covered is not None and [s.external_id for s in covered.subscriptions] == ["w-1"]
     assert len(covered.items) == 2 and all("ConditionExpression" in next(iter(i.values())) for i in covered.items)
+
+
+def test_balances_more_than_a_century_ahead_are_refused_with_a_code(api: Any) -> None:
+    # GIVEN a subscription WHEN its wallets are asked for as of the year 3000 THEN a typed error, not a long compute
+    texts_catalog(api)
+    subscribe(api, externalId="far-1", accountExternalId="far", productCode="PLAN", startDate=START)
+    body = api.raw(WALLETS, {"id": "far", "asOf": "3000-01-01T00:00:00Z"}).json()
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in body["errors"]] == [
+        ("INVALID_RANGE", "asOf")]
