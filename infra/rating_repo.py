@@ -229,6 +229,12 @@ class RatingRepository:
     def load_and_process(self, records: Sequence[UsageRecord], now: datetime) -> tuple[BatchState, BatchResult]:
         """Read what the records need and rate them in memory; reads again until the pipeline needs nothing new."""
         state = self.load(records)
+        # what corrections give back: their originals' wallets and summaries
+        self._read_counters(state, {w for o in state.originals.values()
+                                    for w in (o.wallet_id, o.commitment_wallet_id) if w})
+        booked = {(o.account_external_id, b.summary_id) for o in state.originals.values() for b in o.bookings}
+        state.summaries.update(self.summaries.batch_get(booked))
+        state.looked_up |= booked
         result = process(records, state.context(now), state.originals)
         for _ in range(MAX_LOAD_PASSES):
             wallets = {c.wallet_id for o in result.outcomes for c in o.wallet_changes} - state.counters.keys()
