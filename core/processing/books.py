@@ -16,7 +16,7 @@ from core.processing.context import RatingContext, WalletState
 from core.processing.outcome import WalletDebits
 from core.summaries import Contribution, SummaryKey, UsageSummary, aggregate
 from core.summaries import apply as apply_delta
-from core.wallets import book, plan_draw, plan_reversal
+from core.wallets import book, drawable, plan_draw, plan_reversal
 
 ZERO = Decimal(0)
 SummaryRef = tuple[str, str]  # (account, summary id)
@@ -40,6 +40,13 @@ class Books:
     # ------------------------------------------------------------------------------------------ wallets
     def wallet(self, wallet_id: str) -> WalletState | None:
         return self._wallets.get(wallet_id)
+
+    def holds(self, wallet_id: str, at: datetime) -> bool:
+        """Whether the wallet has anything drawable at ``at`` (a wallet without grants holds nothing)."""
+        wallet = self._wallets.get(wallet_id)
+        if wallet is None:
+            return False
+        return any(d.bucket.balance > ZERO for d in drawable(wallet.ref.grants, wallet.counters, as_utc(at)))
 
     def plan_draw(self, wallet_id: str, quantity: Decimal, at: datetime) -> tuple[WalletDebits | None, Decimal]:
         """What drawing ``quantity`` at ``at`` would take and the overage left; a missing wallet covers nothing."""

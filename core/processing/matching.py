@@ -7,8 +7,11 @@
   the product wins over a generic one); tiers come with the entry, or from a TIER card entry for the resource
   (or a blanket one) when the BASE entry has none.
 - Competing rates (shared wallets): the rate of the most recently started subscription wins; ties go to the
-  cheaper rate. The winner's subscription pays (its binding target's wallet) and its PUR's policy applies; when
-  no covering subscription has a rate, the most recently started one pays.
+  cheaper rate.
+- Which wallet pays (as ``infra.wallets_repo`` documents it): of the covering subscriptions' wallets, most
+  recently started first, the first that holds anything at the usage time, else the first. With ACCOUNT binding
+  that is the one shared wallet. Of the subscriptions filling the paying wallet, the rate's winner (else the most
+  recently started) gives the policy, the billing periods and the summary's owner.
 - Commitments: when a QUANTITY or TOKEN commitment covers the resource, overage after the commitment is priced
   at the anchor's rate (BOUNDED_OBJECT_RATE) or the lowest commitment rate (LOWEST_COMMITMENT_RATE), per the
   commitment's policy. A MONETARY commitment of the rate's currency pays the priced amount until it is used up.
@@ -18,7 +21,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -107,8 +110,12 @@ def usage_time(record: UsageRecord) -> datetime:
     return as_utc(record.end_time)
 
 
-def resolve_record(record: UsageRecord, catalog: CatalogView, subscriptions: tuple[Subscription, ...]
-                   ) -> Resolution | Problem:
+#: Whether a wallet holds anything drawable at a time (the batch's wallets know; without them, every one does).
+Holds = Callable[[str, datetime], bool]
+
+
+def resolve_record(record: UsageRecord, catalog: CatalogView, subscriptions: tuple[Subscription, ...],
+                   holds: Holds = lambda wallet_id, at: True) -> Resolution | Problem:
     """Everything rating needs for ``record``, or the problem that keeps it from being rated."""
     at = usage_time(record)
     resource = catalog.resource(record.resource_code)
@@ -123,10 +130,11 @@ def resolve_record(record: UsageRecord, catalog: CatalogView, subscriptions: tup
     if isinstance(covering, Problem):
         return covering
     winner = competing_winner(covering, catalog)
-    payer_cov = winner or covering[0]  # most recently started first
+    payer_cov = paying(covering, winner, resource.code, holds, at)
     token_code = (payer_cov.pur.token_resource_code if payer_cov.pur else None) or resource.token_resource_code
     if token_code:
-        return _token_resolution(record, resource, quantity, token_code, payer_cov, catalog, subscriptions, at)
+        return _token_resolution(record, resource, quantity, token_code, payer_cov, catalog, subscriptions, at,
+                                 holds)
     rate = winner.rate if winner else None
     return Resolution(payer=payer_cov.subscriber, pur=payer_cov.pur, policy=payer_cov.policy, resource=resource,
                       unit_code=resource.default_unit_code, quantity=quantity, rate=rate, at=at,
@@ -231,6 +239,16 @@ def _card_type(catalog: CatalogView, entry: RateCardEntry) -> RateCardType | Non
     return card.type if card else None
 
 
+def paying(covering: list[Coverage], winner: Coverage | None, resource_code: str, holds: Holds, at: datetime
+           ) -> Coverage:
+    """The coverage whose wallet pays: the first wallet (most recently started first) that holds anything at
+    ``at``, else the first; represented by the rate's winner when it fills that wallet."""
+    wallets = list(dict.fromkeys(c.subscriber.wallet_id(resource_code) for c in covering))
+    wallet = next((w for w in wallets if holds(w, at)), wallets[0])
+    filling = [c for c in covering if c.subscriber.wallet_id(resource_code) == wallet]
+    return winner if winner in filling else filling[0]
+
+
 def competing_winner(covering: list[Coverage], catalog: CatalogView) -> Coverage | None:
     """The coverage whose rate applies (DOMAIN §3.8 and §4), or None when none has a rate."""
     rated = [c for c in covering if c.rate is not None]
@@ -267,7 +285,7 @@ def _rate_value(c: Coverage) -> Decimal:
 
 def _token_resolution(record: UsageRecord, resource: UsageResource, quantity: Decimal, token_code: str,
                       payer_cov: Coverage, catalog: CatalogView, subscriptions: tuple[Subscription, ...],
-                      at: datetime) -> Resolution | Problem:
+                      at: datetime, holds: Holds) -> Resolution | Problem:
     token = catalog.resource(token_code)
     if token is None:
         return Problem.error(RatingCode.UNKNOWN_RESOURCE,
@@ -281,7 +299,7 @@ def _token_resolution(record: UsageRecord, resource: UsageResource, quantity: De
     token_covering = covering(subscriptions, token_code, catalog, at)
     if token_covering:
         winner = competing_winner(token_covering, catalog)
-        payer = winner or token_covering[0]
+        payer = paying(token_covering, winner, token_code, holds, at)
         rate = winner.rate if winner else None
         pur, policy, subscriber = payer.pur, payer.policy, payer.subscriber
     else:

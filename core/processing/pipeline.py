@@ -113,7 +113,7 @@ def rate_record(record: UsageRecord, context: RatingContext, books: Books, seen:
 # ---------------------------------------------------------------------------------------------- usage
 def rate_usage(record: UsageRecord, context: RatingContext, books: Books, subscriptions: tuple[Subscription, ...]
                ) -> Outcome | Problem:
-    resolution = resolve_record(record, context.catalog, subscriptions)
+    resolution = resolve_record(record, context.catalog, subscriptions, books.holds)
     if isinstance(resolution, Problem):
         return resolution
     res = resolution

@@ -291,6 +291,30 @@ def test_a_named_subscription_is_the_only_one_matched() -> None:
     assert store.summary("acme").binding_target == "SUBSCRIPTION:S1"
 
 
+def test_of_several_own_wallets_the_newest_that_holds_anything_pays() -> None:
+    # GIVEN two SELF subscriptions of a 100-text plan, the newer one's texts used up already
+    world = World()
+    world.resource("TEXTS", "COUNT")
+    world.product("P")
+    world.grant(world.pur("P", "TEXTS"), "100")
+    world.rate("TEXTS", "0.75", product="P")
+    world.subscribe("old", "acme", "P")
+    world.subscribe("new", "acme", "P", start=T0 + timedelta(days=1))
+    store = Store(world)
+    store.run([usage("a", "acme", "TEXTS", "100", subscription="new")])
+    # WHEN 30 texts arrive without naming a subscription
+    store.run([usage("b", "acme", "TEXTS", "30")])
+    # THEN the older subscription's wallet pays them: no overage, its summary holds them
+    assert store.record("b").wallet_id == "SUBSCRIPTION:old|TEXTS"
+    assert (store.record("b").debited_quantity, store.record("b").overage_quantity) == (30, 0)
+    assert store.summaries[("acme", store.record("b").summary_id or "")].binding_target == "SUBSCRIPTION:old"
+    # AND once every wallet is empty, the newest pays (as overage)
+    store.run([usage("c", "acme", "TEXTS", "80")])
+    store.run([usage("d", "acme", "TEXTS", "5")])
+    assert store.record("d").summary_id and "SUBSCRIPTION:new" in store.record("d").summary_id
+    assert drift_of(store) == []
+
+
 # ---------------------------------------------------------------------------------------------- tokens, commitments
 def test_tokens_are_drawn_from_token_grants_and_token_overage_is_priced_in_currency() -> None:
     # GIVEN API calls worth 2 credits each, a token commitment of 100 credits, credits at $0.05 over it
