@@ -1,7 +1,8 @@
 """The handlers of template.yaml run on the events in events/ (what `sam local invoke -e events/...` sends).
 
-The event files have the shapes `sam local generate-event` produces (SAM CLI 1.170.0); their usage items are
-encoded as infra/usage_repo.py writes them. A test moves each file's records into a fresh tenant (ids follow
+The event files have the shapes `sam local generate-event` produces (SAM CLI 1.170.0) — but for the reconcile
+function's, which is invoked on demand with the tenant to check; their usage items are encoded as
+infra/usage_repo.py writes them. A test moves each file's records into a fresh tenant (ids follow
 from tenant and idempotency key), writes the items the stream says were written, and invokes the handler the
 template names, with the event Lambda would send.
 """
@@ -33,7 +34,7 @@ EVENT_OF = {
     "RateFunction": "rate-usage-stream.json",
     "SummarizeFunction": "summarize-usage-stream.json",
     "ClosePeriodsFunction": "close-scheduled.json",
-    "ReconcileFunction": "reconcile-scheduled.json",
+    "ReconcileFunction": "reconcile-tenant.json",
 }
 
 # --------------------------------------------------------------------------------------------------- shapes
@@ -72,9 +73,9 @@ def test_event_files_have_the_shapes_sam_generates() -> None:
             assert record["eventSource"] == "aws:dynamodb" and record["eventVersion"] == "1.1"
     (s3,) = load(EVENT_OF["IngestFunction"])["Records"]
     assert set(s3) == S3_RECORD_KEYS and s3["eventName"] == "ObjectCreated:Put"
-    for name in ("ClosePeriodsFunction", "ReconcileFunction"):
-        scheduled = load(EVENT_OF[name])
-        assert set(scheduled) == SCHEDULED_KEYS and scheduled["detail-type"] == "Scheduled Event"
+    scheduled = load(EVENT_OF["ClosePeriodsFunction"])
+    assert set(scheduled) == SCHEDULED_KEYS and scheduled["detail-type"] == "Scheduled Event"
+    assert set(load(EVENT_OF["ReconcileFunction"])) == {"tenant", "accounts"}
 
 
 @pytest.mark.parametrize("name", ["RateFunction", "SummarizeFunction"])
@@ -307,12 +308,14 @@ def test_close_handler_completes_the_due_summaries_on_the_scheduled_event(api: A
     assert report["closed"] >= 1
 
 
-def test_reconcile_handler_finds_no_drift_on_the_scheduled_event(api: Any, texts_plan: Any) -> None:
+def test_reconcile_handler_finds_no_drift_after_the_stream_event_is_rated(api: Any, texts_plan: Any) -> None:
     # GIVEN usage rated from the stream in this tenant
     rated, _ = retarget(load(EVENT_OF["RateFunction"]), api.tenant, recently())
     write_new_images(rated)
     invoke("RateFunction", rated)
-    # WHEN the daily schedule invokes the reconcile function
-    report = invoke("ReconcileFunction", load(EVENT_OF["ReconcileFunction"]))
-    # THEN it reports the summaries and records it checked, without drift
+    # WHEN the reconcile function is invoked with the event file, naming this tenant
+    event = load(EVENT_OF["ReconcileFunction"]) | {"tenant": api.tenant}
+    report = invoke("ReconcileFunction", event)
+    # THEN it checked the account's two records and its summary, and found no drift
+    assert (report["accounts"], report["records"], report["summaries"]) == (1, 2, 1), report
     assert report["clean"] is True, report

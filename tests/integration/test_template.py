@@ -312,12 +312,14 @@ def test_ingest_runs_on_files_created_under_its_prefix_and_its_reports_do_not_tr
     assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
 
 
-def test_period_close_and_reconciliation_run_on_schedules() -> None:
+def test_period_close_runs_on_a_schedule_and_reconciliation_on_demand() -> None:
     assert FUNCTIONS["ClosePeriodsFunction"].module == "functions.summarize.close"
+    (schedule,) = FUNCTIONS["ClosePeriodsFunction"].events_of_type("Schedule")
+    assert schedule["Schedule"].startswith(("rate(", "cron("))
+    # reconciliation checks one named tenant ({"tenant": ...}); a scheduled event names none
     assert FUNCTIONS["ReconcileFunction"].module == "functions.summarize.reconcile"
-    for name in ("ClosePeriodsFunction", "ReconcileFunction"):
-        (schedule,) = FUNCTIONS[name].events_of_type("Schedule")
-        assert schedule["Schedule"].startswith(("rate(", "cron(")), name
+    assert FUNCTIONS["ReconcileFunction"].events == {}
+    assert all(grants == {"DynamoDBReadPolicy"} for grants in policy_tables(FUNCTIONS["ReconcileFunction"]).values())
 
 
 def test_the_api_function_serves_graphql_and_health_on_the_http_api() -> None:
