@@ -22,12 +22,15 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from core.activation import ActivationPlan
 from core.catalog import (
     CatalogRecord,
+    Policy,
     Product,
+    RateCard,
+    RateCardEntry,
     RecordStatus,
     ResourcePolicy,
     UnitOfMeasure,
@@ -76,11 +79,11 @@ class ChainReader:
         return self.repo.units_and_classes()
 
     @cached_property
-    def policies(self) -> list[Any]:
+    def policies(self) -> list[Policy]:
         return self.repo.policies()
 
     @cached_property
-    def rate_cards(self) -> tuple[list[Any], list[Any]]:
+    def rate_cards(self) -> tuple[list[RateCard], list[RateCardEntry]]:
         return self.repo.rate_cards()
 
     def resources(self, codes: Iterable[str]) -> tuple[dict[str, UsageResource], dict[str, ResourcePolicy]]:
@@ -197,7 +200,7 @@ class ChainWriter:
         if journal.data["state"] == WRITING:
             try:  # from now on no chunk of that setup can commit (each checks the state)
                 journal.update(actions=[CatalogItem.data["state"].set(ROLLING_BACK)])
-            except Exception as exc:
+            except UpdateError as exc:
                 if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
                     raise Conflict(f"the setup of '{product_code}' changed meanwhile; call again") from None
                 raise
