@@ -379,10 +379,13 @@ class WalletsRepository:
         seen = group[0].seen_total
         delta = sum((c.quantity for c in group), ZERO)
         names = {"#t": TOTAL, "#g": GRANTED}
-        values: dict[str, Any] = {":zero": {"N": "0"}, ":seen": {"N": fmt(seen)}, ":delta": {"N": fmt(delta)},
+        values: dict[str, Any] = {":zero": {"N": "0"}, ":delta": {"N": fmt(delta)},
                                   ":g": {"N": fmt(group[0].credit_granted)}}
         sets = ["#t = if_not_exists(#t, :zero) + :delta", "#g = :g"]
-        conditions = ["#t = :seen"] if exists else ["attribute_not_exists(#t)"]
+        conditions = ["attribute_not_exists(#t)"]
+        if exists:  # DynamoDB refuses expression values the expressions do not use
+            values[":seen"] = {"N": fmt(seen)}
+            conditions = ["#t = :seen"]
         for i, change in enumerate(group):
             slot = _slot(change.bucket_id)
             names[f"#d{i}"], names[f"#b{i}"] = DEBITED_PREFIX + slot, BUCKET_PREFIX + slot
