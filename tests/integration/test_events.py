@@ -17,6 +17,7 @@ import importlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -279,13 +280,21 @@ def test_summarize_handler_applies_the_void_of_the_stream_event(api: Any, texts_
     original = repository.get(str(correction.correction_of))
     assert original is not None
     repository.write_correction(original, correction)
+    before = texts_plan.summary("acme", "TEXTS")
+    voided = repository.get(str(correction.correction_of))
+    assert voided is not None and voided.rated_amount is not None
     # WHEN Lambda invokes the summarize function with the correction's stream event
     response = invoke("SummarizeFunction", event)
-    # THEN the void is applied: 1,500 texts remain, inside the grant, so nothing is owed
+    # THEN the void is applied: the summary no longer counts the 3,000 texts, nor what their record was rated at
     assert response == {"batchItemFailures": []}
     assert usage_status(api.tenant, correction.id) == "PROCESSED"
-    summary = texts_plan.summary("acme", "TEXTS")
-    assert (summary["consumedQuantity"], summary["overageQuantity"], summary["amount"]) == ("1500", "0", "0.00")
+    after = texts_plan.summary("acme", "TEXTS")
+    assert (before["consumedQuantity"], before["usageCount"]) == ("4500", 2)
+    assert (after["consumedQuantity"], after["usageCount"]) == ("1500", 1)
+    assert Decimal(after["amount"]) == Decimal(before["amount"]) - voided.rated_amount
+    # AND when the stream delivers the correction again, nothing changes
+    assert invoke("SummarizeFunction", event) == {"batchItemFailures": []}
+    assert texts_plan.summary("acme", "TEXTS") == after
 
 
 def test_close_handler_completes_the_due_summaries_on_the_scheduled_event(api: Any, texts_plan: Any) -> None:
