@@ -15,6 +15,7 @@ import time
 BENCHES: list[str] = [
     "bench.catalog",
     "bench.coldstart",
+    "bench.ingest",
 ]
 
 

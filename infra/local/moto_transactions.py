@@ -21,6 +21,8 @@ Only moto's in-process backend changes; DynamoDB Local and AWS are untouched. In
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import threading
 from typing import Any
 
@@ -47,6 +49,16 @@ def install() -> None:
         if not _installed:
             DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
             _installed = True
+
+
+def _condition(expression: str, names: dict[str, Any] | None, values: dict[str, Any] | None) -> Any:
+    """The parsed condition; parsing is most of a condition check's cost, and a batch repeats one expression."""
+    return _parse(expression, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(expression: str, names: str, values: str) -> Any:
+    return get_filter_expression(expression, json.loads(names), json.loads(values))
 
 
 def _key_of(table: Any, op_type: str, op: dict[str, Any]) -> tuple[DynamoType, DynamoType | None]:
@@ -82,8 +94,8 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         for _op_type, op, table, key in plan:
             current = table.get_item(*key)
             condition = op.get("ConditionExpression")
-            if condition is not None and not get_filter_expression(
-                    condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")).expr(current):
+            if condition is not None and not _condition(condition, op.get("ExpressionAttributeNames"),
+                                                        op.get("ExpressionAttributeValues")).expr(current):
                 old = current.to_json()["Attributes"] if current is not None and \
                     op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
                 reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
