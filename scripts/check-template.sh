@@ -38,3 +38,36 @@ rm -rf .aws-sam/build
 "$VENV/bin/sam" build --template-file template.yaml --build-dir .aws-sam/build --parallel
 echo "== artifacts (unpacked)"
 du -sh .aws-sam/build/*/ | sed 's|.aws-sam/build/||'
+
+# Each handler must import from its artifact alone plus what the python3.11 runtime provides (boto3 and its
+# dependencies): no site-packages, so a dependency missing from an artifact fails here, not in Lambda.
+echo "== each handler imports from its artifact and the runtime's boto3 only"
+RUNTIME="$(mktemp -d)"
+trap 'rm -rf "$RUNTIME"' EXIT
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+for package in boto3 botocore s3transfer urllib3 jmespath dateutil six.py; do
+  ln -s "$SITE/$package" "$RUNTIME/$package"
+done
+# Besides the handler module: what its first call imports (bench/coldstart.py: every import in its source).
+PYTHONPATH=. "$VENV/bin/python" -c '
+from bench.coldstart import cold_imports
+from deploy.template import lambda_functions, load_template
+for fn in lambda_functions(load_template()):
+    print(fn.logical_id, fn.module, fn.attribute, ",".join(cold_imports(fn.module, fn.source_path)))
+' | while read -r logical_id module attribute imports; do
+  "$PY" -S -c '
+import importlib, sys
+artifact, runtime, module, attribute, imports = sys.argv[1:]
+sys.path[:0] = [artifact, runtime]
+handler = getattr(importlib.import_module(module), attribute)
+assert callable(handler), f"{module}.{attribute} is not callable"
+for name in imports.split(","):
+    try:
+        importlib.import_module(name.lstrip("?"))
+    except ModuleNotFoundError:
+        if not name.startswith("?"):  # `from package import name`: name may be an attribute
+            raise
+api = " ".join(sorted({name.split(".")[0] for name in sys.modules} & {"strawberry", "starlette", "mangum"}))
+print(f"  {module}.{attribute}: ok", f"(with {api})" if api else "")
+' ".aws-sam/build/$logical_id" "$RUNTIME" "$module" "$attribute" "$imports"
+done
