@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -92,7 +93,7 @@ class UsageRecord:
             subscription_external_id=r.subscription_external_id, resource_code=r.resource_code,
             quantity=r.quantity, unit_code=r.unit_code, start_time=r.start_time, end_time=r.end_time,
             received_at=r.received_at, prerated_amount=r.prerated_amount, prerated_quantity=r.prerated_quantity,
-            matching_attribute=r.matching_attribute, dimensions=r.dimensions, attempt=r.attempt,
+            matching_attribute=r.matching_attribute, dimensions=cast(JSON, r.dimensions), attempt=r.attempt,
             correction_of=_gid(r.correction_of), correction_kind=r.correction_kind, reason=r.reason,
             voided=r.voided, voided_by=_gid(r.voided_by), quantity_in_default_unit=r.quantity_in_default_unit,
             debited_quantity=r.debited_quantity, overage_quantity=r.overage_quantity, rated_amount=r.rated_amount,

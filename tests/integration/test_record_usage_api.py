@@ -352,3 +352,14 @@ def test_the_stored_item_and_its_stream_image_decode_to_the_record(catalog: Any)
     assert image["attempt"] == {"N": "0"} and image["start_time"] == {"S": "2026-07-01T10:00:00.000000Z"}
     assert record.dimensions == {"region": "eu", "cores": 4, "ratio": "0.25"}
     assert (record.subscription_external_id, record.matching_attribute) == ("sub-9", "m1")
+
+
+def test_a_value_that_is_not_a_decimal_at_all_refuses_the_request_not_the_server(catalog: Any) -> None:
+    # GIVEN a call whose second record's quantity is not a Decimal (a GraphQL type error, checked before any
+    # resolver runs — per-record checks start at values of the right type)
+    response = catalog.raw(RECORD, {"records": [rec("t-1"), rec("t-2", quantity="abc")]})
+    # THEN the request is refused as a whole with an error naming the record, never an HTTP 500, nothing stored
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None and "[1].quantity" in body["errors"][0]["message"]
+    assert catalog(GET, {"id": _gid(catalog.tenant, "t-1")})["usageRecord"] is None
