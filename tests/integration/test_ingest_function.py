@@ -29,6 +29,7 @@ from infra.local.streams import LocalLambdaContext
 from infra.settings import get_settings
 from infra.usage_repo import UsageRepository
 from tests.builders import active_usage_catalog
+from tests.stores import store_endpoint as running_store
 
 EVENT = Path(__file__).resolve().parents[2] / "events" / "ingest-s3-put.json"
 HEADER = "idempotencyKey,accountExternalId,resourceCode,quantity,unitCode,startTime,endTime,dimensions"
@@ -36,11 +37,13 @@ HEADER = "idempotencyKey,accountExternalId,resourceCode,quantity,unitCode,startT
 
 @pytest.fixture
 def s3(store_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", store_endpoint)
-    monkeypatch.setattr(ingest, "_state", {})
-    client = boto3.client("s3", endpoint_url=store_endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket="usage-files-test")
-    yield client
+    """moto's S3: the test store itself, or a moto server beside DynamoDB Local."""
+    with running_store("moto") as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+        monkeypatch.setattr(ingest, "_state", {})
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket="usage-files-test")
+        yield client
 
 
 @pytest.fixture
