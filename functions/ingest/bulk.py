@@ -68,15 +68,12 @@ def ingest_lines(lines: Iterable[bytes], file_format: FileFormat, ingestion: Ing
     writer = csv.writer(report, lineterminator="\n")
     writer.writerow(REPORT_HEADER)
     totals = Totals()
-    pending: list[Row] = []
-    ingestible = 0
+    pending: list[Row] = []  # at most one batch of rows, readable or not, is held at a time
     for row in read_rows(text_lines(lines), file_format):
         pending.append(row)
-        if row.input is not None:
-            ingestible += 1
-        if ingestible == batch_size:
+        if len(pending) == batch_size:
             _flush(pending, ingestion, source, writer, totals, on_batch)
-            pending, ingestible = [], 0
+            pending = []
     if pending:
         _flush(pending, ingestion, source, writer, totals, on_batch)
     return totals
