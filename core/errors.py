@@ -7,7 +7,8 @@ nobody branches on message text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from enum import StrEnum
 
 
@@ -62,7 +63,7 @@ class DomainError(Exception):
         Exception.__init__(self, self.message)
 
     @classmethod
-    def of(cls, details: list[ErrorDetail]) -> "DomainError":
+    def of(cls, details: list[ErrorDetail]) -> DomainError:
         """One error standing for several details (the first detail names the error)."""
         first = details[0]
         return cls(first.code, first.message, first.field, list(details))
