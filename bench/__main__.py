@@ -16,6 +16,7 @@ BENCHES: list[str] = [
     "bench.catalog",
     "bench.coldstart",
     "bench.ingest",
+    "bench.pipeline",
 ]
 
 

@@ -8,7 +8,8 @@
    their corrections point at. The pure pipeline (``core.processing.process``) runs first on what is known and
    tells which wallets and summaries it touched; those are read and it runs again, until nothing new is needed.
 2. **Group** the outcomes: records that touch a common wallet or summary belong together.
-3. **Write** each group as TransactWriteItems of ≤ 100 items: every record's rated update, conditioned on
+3. **Write** each group as TransactWriteItems of ≤ 100 items (small groups share a transaction): every
+   record's rated update, conditioned on
    ``status = NEW AND attempt = <the attempt rated>`` (a redelivered or replayed record is a no-op); one counter
    update per wallet credit touched (conditioned on the total read: ``core.wallets``/``infra.wallets_repo``);
    one ledger entry per wallet, usage time and kind; one Put per summary, conditioned on its version (a
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,8 +46,8 @@ from core.catalog import (
     UsageResource,
 )
 from core.policies import resolve
-from core.processing import BatchResult, CatalogView, Outcome, RatingContext, WalletState, applied, process
-from core.processing.gate import booking_period, is_closed
+from core.processing import BatchResult, CatalogView, Outcome, RatingContext, WalletState, applied, process, usage_time
+from core.processing.gate import booking_period, is_closed, shortest_delay, surely_open
 from core.subscriptions import Subscription, wallets_of
 from core.summaries import UsageSummary, aggregate
 from core.summaries import apply as apply_delta
@@ -119,21 +121,30 @@ def _active_set(level: ProductResourcePolicy | ResourcePolicy | None) -> Any:
     return level.policies if level is not None and level.status == RecordStatus.ACTIVE else None
 
 
+def read_accounts(tenant: str, names: Sequence[str], client: Any | None = None
+                  ) -> dict[str, tuple[Subscription, ...] | None]:
+    """Each account's subscriptions (None: no such account), one Query per account, in parallel."""
+    if not names:
+        return {}
+    accounts_repo = AccountsRepository(tenant, client)
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(names))) as pool:
+        accounts = dict(zip(names, pool.map(accounts_repo.get, names), strict=True))
+    return {name: account.subscriptions if account is not None else None for name, account in accounts.items()}
+
+
 def read_subscriptions_and_catalog(tenant: str, records: Sequence[UsageRecord], client: Any | None = None
                                    ) -> tuple[dict[str, tuple[Subscription, ...]], CatalogView]:
     """The records' accounts' subscriptions (one Query per account, in parallel) and the catalog they need."""
-    accounts_repo = AccountsRepository(tenant, client)
-    names = sorted({r.account_external_id for r in records})
-    with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(names)))) as pool:
-        accounts = dict(zip(names, pool.map(accounts_repo.get, names), strict=True))
-    subscriptions = {name: account.subscriptions for name, account in accounts.items() if account is not None}
+    accounts = read_accounts(tenant, sorted({r.account_external_id for r in records}), client)
+    subscriptions = {name: subs for name, subs in accounts.items() if subs is not None}
     products = {s.product_code for subs in subscriptions.values() for s in subs}
     return subscriptions, catalog_view(CatalogRepository(tenant), products, {r.resource_code for r in records})
 
 
 class SummariesPeriodGate:
     """``core.usage_validation.PeriodGate`` backed by the summaries table: the records whose billing period no
-    longer accepts usage (``core.processing.gate``). Per batch: one Query per account, the catalog's few Queries
+    longer accepts usage (``core.processing.gate``). Per batch: one Query of the tenant's policies; only for
+    records older than the shortest rating delay (late usage), one Query per account, the catalog's few Queries
     and one BatchGetItem of summaries."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None, client: Any | None = None):
@@ -143,14 +154,18 @@ class SummariesPeriodGate:
     def closed(self, tenant: str, records: Sequence[UsageRecord]) -> set[int]:
         if not records:
             return set()
-        subscriptions, catalog = read_subscriptions_and_catalog(tenant, records, self._client)
-        bookings = {i: b for i, r in enumerate(records)
+        now = self._clock()
+        delay = shortest_delay(CatalogRepository(tenant).policies())
+        late = {i: r for i, r in enumerate(records) if not surely_open(r, delay, now)}
+        if not late:
+            return set()
+        subscriptions, catalog = read_subscriptions_and_catalog(tenant, list(late.values()), self._client)
+        bookings = {i: b for i, r in late.items()
                     if (b := booking_period(r, catalog, subscriptions.get(r.account_external_id, ()))) is not None}
         if not bookings:
             return set()
         refs = {(b.key.account_external_id, b.key.id) for b in bookings.values()}
         summaries = SummariesRepository(tenant, self._client).batch_get(refs)
-        now = self._clock()
         return {i for i, b in bookings.items()
                 if is_closed(b, summaries.get((b.key.account_external_id, b.key.id)), now)}
 
@@ -167,10 +182,25 @@ class BatchState:
     summaries: dict[SummaryRef, UsageSummary] = field(default_factory=dict)
     looked_up: set[SummaryRef] = field(default_factory=set)
     originals: dict[str, UsageRecord] = field(default_factory=dict)
+    #: subscriptions or the catalog came from the warm state
+    warm_reads: bool = False
 
     def context(self, now: datetime) -> RatingContext:
         wallets = {wid: WalletState(ref, self.counters.get(wid, {})) for wid, ref in self.refs.items()}
         return RatingContext(self.catalog, now, self.subscriptions, wallets, dict(self.summaries))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive outcomes of one group and the transaction items that write them (``kinds`` names each item)."""
+
+    group: int
+    outcomes: list[Outcome]
+    items: list[dict[str, Any]]
+    kinds: list[tuple[str, str]]
+    #: the wallet counters and summaries as storage holds them once the chunk is written
+    counters_after: dict[str, dict[str, CreditCounter]] = field(default_factory=dict)
+    summaries_after: dict[SummaryRef, UsageSummary] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,15 +212,51 @@ class RateReport:
     failed: list[str] = field(default_factory=list)
 
 
+class WarmState:
+    """What a warm container keeps between the stream batches it rates, so that a batch reads only what changed.
+
+    - Subscriptions and the catalog, for ``ttl_s`` seconds. They carry no version the writes could be
+      conditioned on, so they are trusted only for records that rate cleanly: a batch in which any record comes
+      out ERROR or WARNING_UNRATED is rated again on fresh reads. (A subscription or rate that appears within the
+      TTL may be seen that much later — the same as if the usage had arrived that much earlier.)
+    - Wallet counters and summaries as this container last wrote or read them, without expiry: every write is
+      conditioned on exactly that state (a counter's total, a summary's version), so a stale entry can only make
+      a transaction fail, after which the entries of its groups are dropped and read again.
+    """
+
+    def __init__(self, ttl_s: float = 10.0, max_entries: int = 100_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.lock = threading.Lock()
+        self.accounts: dict[tuple[str, str], tuple[float, tuple[Subscription, ...] | None]] = {}
+        self.catalogs: dict[str, tuple[float, frozenset[str], frozenset[str], CatalogView]] = {}
+        self.counters: dict[tuple[str, str], dict[str, CreditCounter]] = {}
+        self.summaries: dict[tuple[str, str, str], UsageSummary] = {}
+
+    def fresh(self, read_at: float) -> bool:
+        return time.monotonic() - read_at < self.ttl_s
+
+    def trim(self) -> None:
+        if len(self.counters) + len(self.summaries) + len(self.accounts) > self.max_entries:
+            self.accounts.clear()
+            self.counters.clear()
+            self.summaries.clear()
+
+
+#: The container's warm state (one per process: a Lambda container, or `make serve`).
+WARM = WarmState()
+
+
 class RatingRepository:
     def __init__(self, tenant: str, records: RecordStore, client: Any | None = None,
                  summaries: SummariesRepository | None = None,
-                 transact: Callable[[list[dict[str, Any]]], None] | None = None):
+                 transact: Callable[[list[dict[str, Any]]], None] | None = None, warm: WarmState | None = WARM):
         self.tenant = tenant
         self.records = records
         self._client = client
         self.summaries = summaries or SummariesRepository(tenant, client)
         self._transact = transact
+        self.warm = warm
 
     @property
     def client(self) -> Any:
@@ -214,40 +280,40 @@ class RatingRepository:
                 return report
             state, result = self.load_and_process(pending, now)
             images = {**state.originals, **{r.id: r for r in pending}}
-            retry: set[str] = set()
-            for group in groups(result.outcomes):
-                written, already, again = self.write_group(group, images, state, result)
-                report.rated.extend(written)
-                report.already.extend(already)
-                retry.update(again)
+            written, already, retry = self.write(result, images, state)
+            report.rated.extend(written)
+            report.already.extend(already)
             pending = [r for r in pending if r.id in retry]
             if pending:
                 time.sleep(random.uniform(0, 0.005 * (round_ + 1)))  # jittered: let a concurrent writer finish
         report.failed.extend(r.id for r in pending)
         return report
 
-    def load_and_process(self, records: Sequence[UsageRecord], now: datetime) -> tuple[BatchState, BatchResult]:
+    def load_and_process(self, records: Sequence[UsageRecord], now: datetime, fresh: bool = False
+                         ) -> tuple[BatchState, BatchResult]:
         """Read what the records need and rate them in memory; reads again until the pipeline needs nothing new."""
-        state = self.load(records)
-        # what corrections give back: their originals' wallets and summaries
-        self._read_counters(state, {w for o in state.originals.values()
-                                    for w in (o.wallet_id, o.commitment_wallet_id) if w})
-        booked = {(o.account_external_id, b.summary_id) for o in state.originals.values() for b in o.bookings}
-        state.summaries.update(self.summaries.batch_get(booked))
-        state.looked_up |= booked
+        state = self.load(records, fresh)
+        # read up front what the records will most likely need, so that the first pass is usually the last:
+        # the wallets and summaries their periods point at, and what corrections give back
+        wallets, summaries = expected_needs(records, state)
+        self._read_counters(state, wallets)
+        self._read_summaries(state, summaries)
         result = process(records, state.context(now), state.originals)
         for _ in range(MAX_LOAD_PASSES):
             wallets = {c.wallet_id for o in result.outcomes for c in o.wallet_changes} - state.counters.keys()
             summaries = _summary_refs(result) - state.looked_up
             if not wallets and not summaries:
-                return state, result
+                break
             self._read_counters(state, wallets)
-            state.summaries.update(self.summaries.batch_get(summaries))
-            state.looked_up |= summaries
+            self._read_summaries(state, summaries)
             result = process(records, state.context(now), state.originals)
-        raise RuntimeError("rating kept needing more state than it read; giving up on this batch")
+        else:
+            raise RuntimeError("rating kept needing more state than it read; giving up on this batch")
+        if state.warm_reads and any(o.status != UsageStatus.PROCESSED for o in result.outcomes):
+            return self.load_and_process(records, now, fresh=True)  # never fail a record on a remembered read
+        return state, result
 
-    def load(self, records: Sequence[UsageRecord]) -> BatchState:
+    def load(self, records: Sequence[UsageRecord], fresh: bool = False) -> BatchState:
         originals: dict[str, UsageRecord] = {}
         wanted = {r.correction_of for r in records if r.correction_of}
         while wanted:  # originals, and the originals of those still NEW (an AMEND not yet processed)
@@ -255,48 +321,151 @@ class RatingRepository:
             wanted = {o.correction_of for o in originals.values()
                       if o.correction_of and o.status == UsageStatus.NEW} - originals.keys()
         everyone = list(records) + list(originals.values())
-        subscriptions, catalog = read_subscriptions_and_catalog(self.tenant, everyone, self._client)
+        warm = self.warm if not fresh else None
+        names = sorted({r.account_external_id for r in everyone})
+        remembered = self._remembered_accounts(names) if warm else {}
+        missing = [n for n in names if n not in remembered]
+        read = read_accounts(self.tenant, missing, self._client)
+        if self.warm is not None:
+            with self.warm.lock:
+                self.warm.trim()
+                self.warm.accounts.update({(self.tenant, n): (time.monotonic(), read.get(n)) for n in missing})
+        subscriptions = {n: subs for n, subs in {**remembered, **read}.items() if subs is not None}
+        products = {s.product_code for subs in subscriptions.values() for s in subs}
+        resources = {r.resource_code for r in everyone}
+        catalog = self._remembered_catalog(products, resources) if warm else None
+        warm_reads = bool(remembered) or catalog is not None
+        if catalog is None:
+            catalog = catalog_view(CatalogRepository(self.tenant), products, resources)
+            if self.warm is not None:
+                with self.warm.lock:
+                    self.warm.catalogs[self.tenant] = (time.monotonic(), frozenset(products), frozenset(resources),
+                                                       catalog)
         all_subs = [s for subs in subscriptions.values() for s in subs]
-        return BatchState(catalog, subscriptions, wallets_of(all_subs), originals=originals)
+        return BatchState(catalog, subscriptions, wallets_of(all_subs), originals=originals, warm_reads=warm_reads)
+
+    def _remembered_accounts(self, names: Sequence[str]) -> dict[str, tuple[Subscription, ...] | None]:
+        assert self.warm is not None
+        with self.warm.lock:
+            entries = {n: self.warm.accounts.get((self.tenant, n)) for n in names}
+        return {n: e[1] for n, e in entries.items() if e is not None and self.warm.fresh(e[0])}
+
+    def _remembered_catalog(self, products: set[str], resources: set[str]) -> CatalogView | None:
+        assert self.warm is not None
+        with self.warm.lock:
+            entry = self.warm.catalogs.get(self.tenant)
+        if entry is None or not self.warm.fresh(entry[0]) or not (products <= entry[1] and resources <= entry[2]):
+            return None
+        return entry[3]
 
     def _read_counters(self, state: BatchState, wallet_ids: Iterable[str]) -> None:
-        wallets = WalletsRepository(self.tenant, client=self._client)
         ids = sorted(wallet_ids)
+        if self.warm is not None:
+            with self.warm.lock:
+                for wallet_id in ids:
+                    if (self.tenant, wallet_id) in self.warm.counters:
+                        state.counters[wallet_id] = dict(self.warm.counters[(self.tenant, wallet_id)])
+            ids = [i for i in ids if i not in state.counters]
         if not ids:
             return
+        wallets = WalletsRepository(self.tenant, client=self._client)
         with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(ids))) as pool:
             for wallet_id, counters in zip(ids, pool.map(wallets.counters, ids), strict=True):
                 state.counters[wallet_id] = counters
+        self._remember(counters={i: state.counters[i] for i in ids})
 
-    # ------------------------------------------------------------------------------------------ writing a group
-    def write_group(self, group: Sequence[Outcome], images: Mapping[str, UsageRecord], state: BatchState,
-                    result: BatchResult) -> tuple[list[Outcome], list[str], set[str]]:
-        """Write a group's outcomes in as few transactions as fit; (written, processed already, to retry)."""
+    def _read_summaries(self, state: BatchState, refs: set[SummaryRef]) -> None:
+        wanted = set(refs)
+        if self.warm is not None:
+            with self.warm.lock:
+                for account, summary_id in refs:
+                    cached = self.warm.summaries.get((self.tenant, account, summary_id))
+                    if cached is not None:
+                        state.summaries[(account, summary_id)] = cached
+                        wanted.discard((account, summary_id))
+        found = self.summaries.batch_get(wanted)
+        state.summaries.update(found)
+        state.looked_up |= refs
+        self._remember(summaries=found)
+
+    def _remember(self, counters: Mapping[str, Mapping[str, CreditCounter]] | None = None,
+                  summaries: Mapping[SummaryRef, UsageSummary] | None = None) -> None:
+        if self.warm is None:
+            return
+        with self.warm.lock:
+            for wallet_id, counter in (counters or {}).items():
+                self.warm.counters[(self.tenant, wallet_id)] = dict(counter)
+            for (account, summary_id), summary in (summaries or {}).items():
+                self.warm.summaries[(self.tenant, account, summary_id)] = summary
+
+    def _forget(self, chunks: Iterable[Chunk]) -> None:
+        if self.warm is None:
+            return
+        with self.warm.lock:
+            for chunk in chunks:
+                for wallet_id in chunk.counters_after:
+                    self.warm.counters.pop((self.tenant, wallet_id), None)
+                for account, summary_id in chunk.summaries_after:
+                    self.warm.summaries.pop((self.tenant, account, summary_id), None)
+
+    # ------------------------------------------------------------------------------------------ writing
+    def write(self, result: BatchResult, images: Mapping[str, UsageRecord], state: BatchState
+              ) -> tuple[list[Outcome], list[str], set[str]]:
+        """Write the outcomes: each group as a chain of chunks (≤ 100 items each), the chunks of different groups
+        packed together into transactions of ≤ 100 items, step by step. (written, processed already, to retry)"""
+        plans = [self.plan_group(i, group, images, state, result) for i, group in enumerate(groups(result.outcomes))]
         written: list[Outcome] = []
         already: list[str] = []
+        retry: set[str] = set()
+        live = [plan for plan in plans if plan]
+        step = 0
+        while live:
+            ready = [plan[step] for plan in live]
+            failed: set[int] = set()
+            for transaction in pack(ready):
+                try:
+                    self.transact([item for chunk in transaction for item in chunk.items])
+                except ClientError as exc:
+                    if not is_cancelled(exc):
+                        raise
+                    codes = iter(cancellation_codes(exc))
+                    for chunk in transaction:
+                        mine = [next(codes, "None") for _ in chunk.items]
+                        done = {which for (what, which), code in zip(chunk.kinds, mine, strict=True)
+                                if what == "record" and code == "ConditionalCheckFailed"}
+                        already.extend(sorted(done))
+                        plan = plans[chunk.group]
+                        retry |= {o.record_id for later in plan[step:] for o in later.outcomes} - done
+                        failed.add(chunk.group)
+                    self._forget(transaction)
+                    logger.info("transaction cancelled %s: %d records processed already, %d to retry",
+                                sorted(set(cancellation_codes(exc))), len(already), len(retry))
+                    continue
+                written.extend(o for chunk in transaction for o in chunk.outcomes)
+                for chunk in transaction:
+                    self._remember(chunk.counters_after, chunk.summaries_after)
+            step += 1
+            live = [plan for plan in live if plan[0].group not in failed and step < len(plan)]
+        return written, already, retry
+
+    def plan_group(self, index: int, group: Sequence[Outcome], images: Mapping[str, UsageRecord],
+                   state: BatchState, result: BatchResult) -> list[Chunk]:
+        """A group's chunks, each built on the state the previous ones leave (they are written in order)."""
         summaries = {ref: state.summaries.get(ref) or result.new_summaries[ref] for ref in _group_refs(group)}
         stored = {ref for ref in summaries if ref in state.summaries}
         counters = {wid: dict(state.counters.get(wid, {})) for o in group for wid in _wallet_ids(o)}
+        chunks = []
         for start, end in chunk_bounds(group):
-            chunk = list(group[start:end])
-            items, kinds = self._chunk_items(chunk, images, summaries, stored, counters)
-            try:
-                self.transact(items)
-            except ClientError as exc:
-                if not is_cancelled(exc):
-                    raise
-                codes = cancellation_codes(exc)
-                done = {kinds[i][1] for i, code in enumerate(codes)
-                        if code == "ConditionalCheckFailed" and kinds[i][0] == "record"}
-                already.extend(sorted(done))
-                logger.info("transaction cancelled (%s): %d of %d records processed already", codes.count(
-                    "ConditionalCheckFailed"), len(done), len(chunk))
-                return written, already, {o.record_id for o in group[start:]} - done
-            written.extend(chunk)
-            for o in chunk:
+            outcomes = list(group[start:end])
+            before = dict(summaries)
+            items, kinds = self._chunk_items(outcomes, images, summaries, stored, counters)
+            for o in outcomes:
                 for change in o.wallet_changes:
                     counters[change.wallet_id] = book(counters[change.wallet_id], change.changes)
-        return written, already, set()
+            touched = {c.wallet_id for o in outcomes for c in o.wallet_changes}
+            chunks.append(Chunk(index, outcomes, items, kinds, {w: dict(counters[w]) for w in touched},
+                                {ref: s for ref, s in summaries.items() if s is not before.get(ref)}))
+        return chunks
 
     def _chunk_items(self, chunk: Sequence[Outcome], images: Mapping[str, UsageRecord],
                      summaries: dict[SummaryRef, UsageSummary], stored: set[SummaryRef],
@@ -383,6 +552,24 @@ def rate_stream(records: Sequence[Mapping[str, Any]], now: datetime | None = Non
 
 
 # ---------------------------------------------------------------------------------------------- pure helpers
+def expected_needs(records: Sequence[UsageRecord], state: BatchState) -> tuple[set[str], set[SummaryRef]]:
+    """The wallets and summaries a batch will most likely touch: each record's period as the gate sees it, the
+    wallets of the subscriptions covering its resource, and what the originals of corrections drew and booked."""
+    wallets: set[str] = set()
+    summaries: set[SummaryRef] = set()
+    for record in records:
+        subscriptions = state.subscriptions.get(record.account_external_id, ())
+        booking = booking_period(record, state.catalog, subscriptions)
+        if booking is not None:
+            summaries.add((record.account_external_id, booking.key.id))
+            at = usage_time(record)
+            wallets |= {s.wallet_id(booking.key.resource_code) for s in subscriptions
+                        if s.covers(booking.key.resource_code, at)}
+    for original in state.originals.values():
+        wallets |= {w for w in (original.wallet_id, original.commitment_wallet_id) if w}
+        summaries |= {(original.account_external_id, b.summary_id) for b in original.bookings}
+    return wallets & state.refs.keys(), summaries
+
 def latest_new(records: Iterable[UsageRecord]) -> list[UsageRecord]:
     """The NEW records of a batch, each once (its latest attempt), in first-seen order."""
     latest: dict[str, UsageRecord] = {}
@@ -419,6 +606,19 @@ def groups(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
     for i, o in enumerate(outcomes):
         by_root.setdefault(find(i), []).append(o)
     return list(by_root.values())
+
+
+def pack(chunks: Sequence[Chunk]) -> list[list[Chunk]]:
+    """Chunks of different groups gathered into transactions of at most 100 items, in order."""
+    transactions: list[list[Chunk]] = []
+    size = MAX_TRANSACTION_ITEMS
+    for chunk in chunks:
+        if size + len(chunk.items) > MAX_TRANSACTION_ITEMS:
+            transactions.append([])
+            size = 0
+        transactions[-1].append(chunk)
+        size += len(chunk.items)
+    return transactions
 
 
 def chunk_bounds(group: Sequence[Outcome]) -> list[tuple[int, int]]:

@@ -8,10 +8,13 @@ resource, …) are never closed here: they are accepted and processed to WARNING
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from core.catalog import Policy, PolicyKind, RecordStatus
 from core.periods import Period, as_utc
+from core.policies import DEFAULT_RATING_DELAY_DAYS
 from core.processing.context import CatalogView
 from core.processing.matching import Resolution, resolve_record
 from core.subscriptions import Subscription
@@ -37,6 +40,20 @@ def booking_period(record: UsageRecord, catalog: CatalogView, subscriptions: tup
     period = res.billing.period(res.at)
     key = SummaryKey(record.account_external_id, res.binding_target, res.resource.code, period.start)
     return BookingPeriod(key, period, closes_at(period, res.policy.rating_delay_days))
+
+
+def surely_open(record: UsageRecord, shortest_delay_days: int, now: datetime) -> bool:
+    """True when the record's period cannot be closed yet, whatever it is: a period ends after the record's
+    usage time and then waits at least the shortest rating delay, and no summary closes before that. Live usage
+    needs no reads at all."""
+    return as_utc(now) < as_utc(record.end_time) + timedelta(days=shortest_delay_days)
+
+
+def shortest_delay(policies: Iterable[Policy]) -> int:
+    """The shortest rating delay any ACTIVE rating-frequency policy sets (the default when none is shorter)."""
+    delays = [p.delay for p in policies if p.kind == PolicyKind.RATING_FREQUENCY and p.status == RecordStatus.ACTIVE
+              and p.delay is not None]
+    return min([DEFAULT_RATING_DELAY_DAYS, *delays])
 
 
 def is_closed(booking: BookingPeriod, summary: UsageSummary | None, now: datetime) -> bool:

@@ -244,7 +244,7 @@ def paying(covering: list[Coverage], winner: Coverage | None, resource_code: str
     """The coverage whose wallet pays: the first wallet (most recently started first) that holds anything at
     ``at``, else the first; represented by the rate's winner when it fills that wallet."""
     wallets = list(dict.fromkeys(c.subscriber.wallet_id(resource_code) for c in covering))
-    wallet = next((w for w in wallets if holds(w, at)), wallets[0])
+    wallet = wallets[0] if len(wallets) == 1 else next((w for w in wallets if holds(w, at)), wallets[0])
     filling = [c for c in covering if c.subscriber.wallet_id(resource_code) == wallet]
     return winner if winner in filling else filling[0]
 

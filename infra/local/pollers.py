@@ -11,11 +11,12 @@ batch sizes, batching windows, bisection and partial batch responses).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from infra.dynamo import dynamodb_client, streams_client
-from infra.local.streams import StreamPoller, drain_all
+from infra.local.streams import Handler, StreamPoller, drain_all
 from infra.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,11 +43,16 @@ class Pollers:
         self.failures.append((event, error))
 
 
-def build_pollers(settings: Settings, **overrides: Any) -> Pollers:
-    """Pollers for the rate and summarize handlers, not started (tests drive them with ``run_once``)."""
+def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None = None, **overrides: Any) -> Pollers:
+    """Pollers for the rate and summarize handlers, not started (tests drive them with ``drain``); ``wrap`` may
+    wrap each handler (a benchmark timing invocations), ``overrides`` change StreamPoller options."""
     from functions.rate import handler as rate
     from functions.summarize import handler as summarize
+    from infra.local.moto_streams import install as fast_stream_reads
+    from infra.local.moto_updates import install as fast_updates
 
+    fast_stream_reads()  # the embedded store's GetRecords and simple UpdateItems, without moto's generic
+    fast_updates()  # (and slow) serializer and expression validators; no-ops for DynamoDB Local and AWS
     handle = Pollers()
     for module in (rate, summarize):
         options: dict[str, Any] = {
@@ -58,14 +64,15 @@ def build_pollers(settings: Settings, **overrides: Any) -> Pollers:
             "function_name": module.FUNCTION_NAME,
             "region": settings.region,
         } | overrides
+        handler = wrap(module.handler) if wrap is not None else module.handler
         handle.pollers.append(StreamPoller(dynamodb_client(settings), streams_client(settings), settings.usage_table,
-                                           module.handler, **options))
+                                           handler, **options))
     return handle
 
 
-def start_pollers(settings: Settings, **overrides: Any) -> Pollers:
-    """Start polling the usage stream in background threads (from where the stream is now: TRIM_HORIZON)."""
-    handle = build_pollers(settings, **overrides)
+def start_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None = None, **overrides: Any) -> Pollers:
+    """Start polling the usage stream in background threads (from the oldest record kept: TRIM_HORIZON)."""
+    handle = build_pollers(settings, wrap, **overrides)
     for poller in handle.pollers:
         poller.start()
     return handle

@@ -153,7 +153,7 @@ def test_a_failing_batch_is_split_and_nothing_is_counted_twice(flow: Flow) -> No
 
 
 def test_a_crash_between_two_transactions_loses_nothing(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a rate function that dies after its first transaction of a batch (two accounts: two groups)
+    # GIVEN a rate function that dies after the first of the several transactions of a batch
     from functions.rate import handler as rate
     from infra.rating_repo import RatingRepository
 
@@ -169,6 +169,7 @@ def test_a_crash_between_two_transactions_loses_nothing(flow: Flow, monkeypatch:
 
     plan_with_two_accounts(flow)
     monkeypatch.setattr(RatingRepository, "transact", crash_after_first)
+    monkeypatch.setattr("infra.rating_repo.MAX_TRANSACTION_ITEMS", 12)  # several transactions for this batch
     poller = rate_poller(rate.handler)
     # WHEN the usage is rated and the batch is delivered again after the crash
     usage_of_both(flow)

@@ -70,25 +70,31 @@ def test_summaries_of_several_periods_close_and_stay_final(flow: Flow) -> None:
         "OPEN", "5500", "500", "375.00")
     assert previous["closesAt"] == iso(PREVIOUS.end + timedelta(days=3))
 
-    # WHEN the period close runs after the current period's waiting period
+    # WHEN the period close runs as it will after the current period's waiting period (a simulated clock)
     assert close_all_due(CURRENT.end + timedelta(days=3)) >= 2
-    # THEN both are COMPLETE, and usage for the current period is now refused
+    # THEN both are COMPLETE and final: a record rated after its summary closed lands in the next open period
     assert {s["status"] for s in by_period(flow).values()} == {"COMPLETE"}
-    refused = flow.record(texts("1", IN_CURRENT), expect="REJECTED")
-    assert [e["code"] for e in refused[0]["errors"]] == ["PERIOD_CLOSED"]
     frozen = by_period(flow)
+    flow.record(texts("1", IN_CURRENT))  # accepted: by the real clock, the current period is still open
+    flow.drain()
+    after = by_period(flow)
+    assert {k: v for k, v in after.items() if k in frozen} == frozen
+    [following] = [s for k, s in after.items() if k not in frozen]
+    assert (following["status"], following["periodStart"], following["consumedQuantity"]) == (
+        "OPEN", iso(CURRENT.end), "1")
 
-    # WHEN the 2,500-text record of the closed current period is voided
-    payload = flow.api.ok(VOID, {"id": results[0]["usageRecord"]["id"]})
+    # WHEN the 3,000-text record of the closed current period (the one that went over: $375) is voided
+    payload = flow.api.ok(VOID, {"id": results[1]["usageRecord"]["id"]})
     flow.drain()
     # THEN the closed summaries are unchanged, and the next period holds the adjustment: what that record booked
     after = by_period(flow)
     assert {k: v for k, v in after.items() if k in frozen} == frozen
-    [adjusted] = [s for k, s in after.items() if k not in frozen]
-    assert (adjusted["status"], adjusted["periodStart"]) == ("OPEN", iso(CURRENT.end))
-    assert (adjusted["consumedQuantity"], adjusted["usageCount"]) == ("-2500", -1)
-    assert adjusted["amount"] == adjusted["adjustmentAmount"]
-    voided = flow.usage_record(results[0]["usageRecord"]["id"])
+    adjusted = after[iso(CURRENT.end)]
+    assert (adjusted["consumedQuantity"], adjusted["usageCount"]) == ("-2999", 0)
+    # (the late text drew on nothing: its period's texts were used up, so it is $0.75 of overage)
+    assert (adjusted["adjustmentAmount"], adjusted["ratedAmount"], adjusted["amount"]) == (
+        "-375.00", "0.75", "-374.25")
+    voided = flow.usage_record(results[1]["usageRecord"]["id"])
     correction = flow.usage_record(payload["correction"]["id"])
     assert correction["status"] == "PROCESSED" and correction["summary"]["id"] == adjusted["id"]
     assert -float(correction["ratedAmount"]) == float(voided["ratedAmount"])

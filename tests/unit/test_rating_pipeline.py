@@ -559,3 +559,28 @@ def test_random_usage_voids_and_amends_never_drift(seed: int) -> None:
 
 def store_id(key: str) -> str:
     return usage_record_id(TENANT, key)
+
+
+# ---------------------------------------------------------------------------------------------- the PERIOD_CLOSED gate
+def test_the_gate_closes_a_period_after_its_waiting_period_or_once_its_summary_is_not_open(
+        cell: tuple[World, Store]) -> None:
+    from core.processing.gate import booking_period, is_closed, shortest_delay, surely_open
+    from core.summaries import close
+
+    world, store = cell
+    record = usage("a", "acme", "TEXTS", "10", at=T0 + timedelta(days=30))
+    booking = booking_period(record, world.view(), tuple(world.subscriptions["acme"]))
+    assert booking is not None and booking.closes_at == T0 + timedelta(days=34)
+    # GIVEN January's usage WHEN asked on Feb 3 THEN open; on Feb 4 THEN closed
+    assert not is_closed(booking, None, T0 + timedelta(days=33, hours=23))
+    assert is_closed(booking, None, T0 + timedelta(days=34))
+    # AND a summary closed early would close it at once (none can close before its time, so: never early)
+    store.run([record], now=T0 + timedelta(days=31))
+    summary = store.summary("acme")
+    assert not is_closed(booking, summary, T0 + timedelta(days=32))
+    assert is_closed(booking, close(summary, T0 + timedelta(days=35)), T0 + timedelta(days=33))
+    # AND usage younger than the shortest delay is open whatever its period; an unattributable record never closes
+    assert shortest_delay([]) == 3
+    assert surely_open(record, 3, T0 + timedelta(days=32, hours=23)) and not surely_open(record, 3, T0 + timedelta(
+        days=33))
+    assert booking_period(usage("b", "nobody", "TEXTS", "1"), world.view(), ()) is None
