@@ -15,9 +15,13 @@ requests: Counter[str] = Counter()
 item_writes: Counter[str] = Counter()
 
 
-def _count(model: Any = None, params: Any = None, **_: Any) -> None:
+def _count_request(model: Any = None, **_: Any) -> None:
+    requests[model.name if model is not None else "?"] += 1
+
+
+def _count_writes(model: Any = None, params: Any = None, **_: Any) -> None:
+    """At parameter build the params are the API call's own (TableName, RequestItems, TransactItems)."""
     operation = model.name if model is not None else "?"
-    requests[operation] += 1
     params = params or {}
     if operation in ("PutItem", "UpdateItem", "DeleteItem"):
         item_writes[params.get("TableName", "?")] += 1
@@ -32,7 +36,7 @@ def _count(model: Any = None, params: Any = None, **_: Any) -> None:
 
 
 def install() -> None:
-    """Hook ``before-call.dynamodb`` on every botocore client created from now on (boto3 and PynamoDB alike)."""
+    """Hook ``before-call`` (requests) and ``before-parameter-build`` (item writes) on every botocore client created from now on (boto3 and PynamoDB alike)."""
     global _installed
     if not _installed:
         original = botocore.session.Session.create_client
@@ -40,7 +44,8 @@ def install() -> None:
         def create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
             client = original(self, service_name, *args, **kwargs)
             if service_name == "dynamodb":
-                client.meta.events.register("before-call.dynamodb", _count)
+                client.meta.events.register("before-call.dynamodb", _count_request)
+                client.meta.events.register("before-parameter-build.dynamodb", _count_writes)
             return client
 
         botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
