@@ -9,7 +9,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from core.errors import DomainError
+from core.errors import DomainError, ErrorCode
+from graphql_api.scalars import Unparsed
 
 
 @strawberry.type
@@ -56,3 +57,36 @@ class DomainErrorCodes(SchemaExtension):
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code, "field": original.field}
+
+
+#: Root fields that judge Decimal/DateTime inputs per item themselves (one bad record never sinks the others).
+PER_ITEM_VALIDATION = {"recordUsage"}
+
+
+class UnparsedInputs(SchemaExtension):
+    """Refuse an unparseable Decimal or DateTime with a typed INVALID_VALUE naming the input path."""
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        if info.path.prev is None and info.field_name not in PER_ITEM_VALIDATION:
+            found = _first_unparsed(kwargs, "")
+            if found is not None:
+                path, value = found
+                raise DomainError(ErrorCode.INVALID_VALUE, f"{path}: {value.reason}", path)
+        return _next(root, info, *args, **kwargs)
+
+
+def _first_unparsed(value: Any, path: str) -> tuple[str, Unparsed] | None:
+    if isinstance(value, Unparsed):
+        return path, value
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        name = _camel(key) if isinstance(key, str) else str(key)
+        found = _first_unparsed(item, f"{path}.{name}" if path else name)
+        if found is not None:
+            return found
+    return None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

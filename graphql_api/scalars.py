@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal as PyDecimal
 from typing import Any, NewType
@@ -9,19 +10,42 @@ from typing import Any, NewType
 import strawberry
 from strawberry.scalars import JSON
 
+from core.errors import DomainError
 from core.money import to_decimal
 
 
-def _parse_decimal(value: Any) -> PyDecimal:
-    return to_decimal(value)
+@dataclass(frozen=True)
+class Unparsed:
+    """An input value that is not a valid Decimal or DateTime, kept instead of failing the whole operation.
+
+    A bad value in one usage record must not sink the other 999 of a recordUsage call, so parsing never raises:
+    per-record validation rejects the record that holds it, and ``errors.UnparsedInputs`` refuses it with a
+    typed INVALID_VALUE on every other field.
+    """
+
+    raw: Any
+    reason: str
+
+    def __repr__(self) -> str:
+        return repr(self.raw)
 
 
-def _parse_datetime(value: Any) -> datetime:
+def _parse_decimal(value: Any) -> PyDecimal | Unparsed:
+    try:
+        return to_decimal(value)
+    except DomainError as exc:
+        return Unparsed(value, exc.message)
+
+
+def _parse_datetime(value: Any) -> datetime | Unparsed:
     if not isinstance(value, str):
-        raise ValueError("DateTime must be an ISO 8601 string")
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return Unparsed(value, "DateTime must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return Unparsed(value, f"{value!r} is not an ISO 8601 date-time")
     if parsed.tzinfo is None:
-        raise ValueError(f"DateTime {value!r} needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
+        return Unparsed(value, f"DateTime {value!r} needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
     return parsed.astimezone(UTC)
 
 

@@ -10,7 +10,7 @@ from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
-from graphql_api.errors import DomainErrorCodes, should_mask
+from graphql_api.errors import DomainErrorCodes, UnparsedInputs, should_mask
 from graphql_api.setup_api import SetupMutation, SetupQuery
 from graphql_api.types.catalog import POLICY_TYPES
 from graphql_api.usage_api import UsageMutation, UsageQuery
@@ -30,6 +30,7 @@ def build_schema() -> strawberry.Schema:
         QueryDepthLimiter(max_depth=settings.max_query_depth),
         MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         MaxTokensLimiter(max_token_count=20_000),
+        UnparsedInputs,
         DomainErrorCodes,
         MaskErrors(should_mask_error=should_mask),
     ]

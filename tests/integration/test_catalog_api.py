@@ -230,3 +230,14 @@ def test_query_limits_and_masked_errors(api: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(CatalogRepository, "products_page", boom)
     masked = api.raw("{ products { edges { cursor } } }").json()
     assert "secret" not in str(masked) and masked["errors"][0]["message"] == "Unexpected error."
+
+
+def test_an_unparseable_decimal_or_date_is_a_typed_invalid_value_with_its_path(api: Any) -> None:
+    ids = cell_phone_plan(api)
+    body = api.raw(GRANT, {"input": {"productUsageResourceId": ids["purs"]["DATA"], "quantity": "lots",
+                                     "validityUnit": "NONE"}}).json()
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_VALUE" and error["extensions"]["field"] == "input.quantity"
+    float_rate = api.raw(CARD, {"input": {"name": "c", "effectiveFrom": "2026-01-01"}}).json()["errors"][0]
+    assert float_rate["extensions"] == {"code": "INVALID_VALUE", "field": "input.effectiveFrom"}
+    assert "UTC offset" in float_rate["message"]

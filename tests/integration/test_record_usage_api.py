@@ -354,12 +354,15 @@ def test_the_stored_item_and_its_stream_image_decode_to_the_record(catalog: Any)
     assert (record.subscription_external_id, record.matching_attribute) == ("sub-9", "m1")
 
 
-def test_a_value_that_is_not_a_decimal_at_all_refuses_the_request_not_the_server(catalog: Any) -> None:
-    # GIVEN a call whose second record's quantity is not a Decimal (a GraphQL type error, checked before any
-    # resolver runs — per-record checks start at values of the right type)
-    response = catalog.raw(RECORD, {"records": [rec("t-1"), rec("t-2", quantity="abc")]})
-    # THEN the request is refused as a whole with an error naming the record, never an HTTP 500, nothing stored
-    assert response.status_code == 200
-    body = response.json()
-    assert body["data"] is None and "[1].quantity" in body["errors"][0]["message"]
-    assert catalog(GET, {"id": _gid(catalog.tenant, "t-1")})["usageRecord"] is None
+def test_a_value_that_is_not_a_decimal_at_all_rejects_only_its_record(catalog: Any) -> None:
+    # GIVEN a call whose second record's quantity and third record's startTime do not parse at all
+    response = catalog(RECORD, {"records": [rec("t-1"), rec("t-2", quantity="abc"),
+                                            rec("t-3", startTime="yesterday")]})["recordUsage"]
+    # THEN only those records are REJECTED with a typed error naming the field; the first is stored
+    outcomes = {r["idempotencyKey"]: (r["outcome"], [(e["code"], e["field"]) for e in r["errors"]])
+                for r in response["results"]}
+    assert outcomes["t-1"] == ("ACCEPTED", [])
+    assert outcomes["t-2"][0] == "REJECTED" and outcomes["t-2"][1][0][0] == "INVALID_VALUE"
+    assert outcomes["t-3"][0] == "REJECTED" and outcomes["t-3"][1][0][0] == "INVALID_VALUE"
+    assert catalog(GET, {"id": _gid(catalog.tenant, "t-1")})["usageRecord"] is not None
+    assert catalog(GET, {"id": _gid(catalog.tenant, "t-2")})["usageRecord"] is None
