@@ -224,7 +224,7 @@ class WarmState:
       a transaction fail, after which the entries of its groups are dropped and read again.
     """
 
-    def __init__(self, ttl_s: float = 10.0, max_entries: int = 100_000):
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000):
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self.lock = threading.Lock()

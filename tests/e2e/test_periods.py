@@ -118,3 +118,33 @@ def test_the_scheduled_close_function_closes_nothing_before_its_time(flow: Flow)
     assert set(answer) == {"closed", "leftOpen"}
     assert by_period(flow)[iso(CURRENT.start)]["status"] == "OPEN"
     assert datetime.now(UTC) < CURRENT.end
+
+
+AMEND = """mutation($id: ID!, $q: Decimal!) { amendUsage(id: $id, input: {quantity: $q, reason: "recounted"}) {
+  correction { id } errors { code message field } } }"""
+
+
+def test_an_amendment_in_an_open_period_replaces_the_original(flow: Flow) -> None:
+    from infra.reconciliation import reconcile
+
+    # GIVEN 4,500 texts rated ($375) in the first period of a subscription
+    configure_cell_phone_plan(flow.api)
+    flow.subscribe("s", "acme", "CELL", start=CURRENT.start, billing_day=TODAY.day)
+    [result] = flow.record(texts("4500", IN_CURRENT))
+    flow.drain()
+    assert flow.summary("acme", "TEXTS")["amount"] == "375.00"
+    # WHEN the record is amended to 4,100 texts, and the amendment then voided
+    payload = flow.api.ok(AMEND, {"id": result["usageRecord"]["id"], "q": "4100"})
+    flow.drain()
+    # THEN the summary is that of 4,100 texts: one record, 100 over, $75
+    summary = flow.summary("acme", "TEXTS")
+    assert (summary["consumedQuantity"], summary["overageQuantity"], summary["amount"], summary["usageCount"]) == (
+        "4100", "100", "75.00", 1)
+    flow.api.ok(VOID, {"id": payload["correction"]["id"]})
+    flow.drain()
+    summary = flow.summary("acme", "TEXTS")
+    assert (summary["consumedQuantity"], summary["amount"], summary["usageCount"]) == ("0", "0.00", 0)
+    wallet = next(w for w in flow.wallets("acme") if w["resource"]["code"] == "TEXTS")
+    assert wallet["balance"] == "4000"
+    report = reconcile(flow.api.tenant)
+    assert report.clean, "\n".join(report.lines())
