@@ -148,3 +148,32 @@ def test_an_amendment_in_an_open_period_replaces_the_original(flow: Flow) -> Non
     assert wallet["balance"] == "4000"
     report = reconcile(flow.api.tenant)
     assert report.clean, "\n".join(report.lines())
+
+
+def test_the_reconcile_command_reports_no_drift_and_exits_0(flow: Flow, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN rated usage WHEN an operator runs `python -m functions.summarize.reconcile --tenant T`
+    from functions.summarize import reconcile
+
+    configure_cell_phone_plan(flow.api)
+    flow.subscribe("s", "acme", "CELL", start=CURRENT.start, billing_day=TODAY.day)
+    flow.record(texts("4500", IN_CURRENT), texts("20", IN_CURRENT))
+    flow.drain()
+    # THEN it prints what it checked, finds no drift and exits 0; a summary tampered with is reported, exit 1
+    assert reconcile.main(["--tenant", flow.api.tenant]) == 0
+    assert "1 accounts, 2 usage records, 1 summaries — no drift" in capsys.readouterr().out
+    tamper(flow.api.tenant, "acme")
+    assert reconcile.main(["--tenant", flow.api.tenant, "--account", "acme"]) == 1
+    assert "consumed_quantity stored 4521 != records 4520" in capsys.readouterr().out
+
+
+def tamper(tenant: str, account: str) -> None:
+    """One text more in the stored summary, as a lost or doubled write would leave it."""
+    from dataclasses import replace
+
+    from infra.dynamo import dynamodb_client
+    from infra.summaries_repo import SummariesRepository
+
+    repo = SummariesRepository(tenant)
+    [summary] = repo.of_account(account)
+    changed = replace(summary, consumed_quantity=summary.consumed_quantity + 1, version=summary.version + 1)
+    dynamodb_client().put_item(**repo.put_item(changed, summary.version)["Put"])
