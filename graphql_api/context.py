@@ -14,6 +14,7 @@ from core.ingestion import Ingestion
 from graphql_api.loaders import CatalogLoaders
 from infra.accounts_repo import AccountsRepository
 from infra.catalog_repo import CatalogRepository
+from infra.summaries_repo import SummariesRepository
 from infra.usage_repo import UsageRepository, usage_ingestion
 from infra.wallets_repo import WalletsRepository
 
@@ -49,6 +50,10 @@ class Context:
     @cached_property
     def wallets(self) -> WalletsRepository:
         return WalletsRepository(self.tenant, accounts=self.accounts)
+
+    @cached_property
+    def summaries(self) -> SummariesRepository:
+        return SummariesRepository(self.tenant)
 
     @cached_property
     def usage(self) -> UsageRepository:

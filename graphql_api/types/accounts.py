@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Annotated
 
 import strawberry
 
@@ -20,6 +21,7 @@ from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import Product, UnitOfMeasure, UsageResource, required_unit, resource_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
 from graphql_api.types.enums import PeriodUnit
+from graphql_api.types.summaries import UsageSummary, account_summaries
 from graphql_api.types.usage import UsageRecord, UsageStatus, account_usage_records
 from infra.wallets_repo import WalletView
 
@@ -183,6 +185,15 @@ class Account:
     # ---- usage (issues 5–7) ---------------------------------------------------------------------------------
     # Account.usageSummaries and Account.usageRecords are added HERE by the usage and summary engineers:
     # resolvers that read the account's usage through their own repositories, keyed by self.external_id.
+    @strawberry.field(description="The account's usage summaries, by resource then period; from/to select the "
+                                  "periods that start in [from, to).")
+    async def usage_summaries(
+            self, info: Info, resource_code: str | None = None,
+            from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,  # type: ignore[valid-type]
+            to: DateTime | None = None, first: int | None = 20,  # type: ignore[valid-type]
+            after: str | None = None) -> Connection[UsageSummary]:
+        return await account_summaries(info, self.external_id, resource_code, from_, to, first, after)
+
     @strawberry.field(description="The account's usage records, newest start first (first ≤ 1,000).")
     async def usage_records(self, info: Info, status: UsageStatus | None = None,  # type: ignore[valid-type]
                             resource_code: str | None = None, first: int | None = 20,
