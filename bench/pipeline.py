@@ -204,9 +204,10 @@ def run() -> None:
                                       "productCode": "CELL", "startDate": iso(month_start)}})
         raw = raw_items_per_second(client)
         visibility = Visibility()
-        # from the end of the stream: what earlier benchmarks left in it is not part of this measurement
-        pollers = start_pollers(settings, wrap=visibility.wrap, starting_position="LATEST")
+        # this tenant's records only: what earlier benchmarks left in the stream is read past, not rated
+        pollers = start_pollers(settings, wrap=visibility.wrap, tenant=tenant)
         try:
+            pollers.drain(300)
             windowed = events(rng, EVENTS, max(month_start, now - timedelta(minutes=15)), timedelta(minutes=1), "w")
             counting.reset()
             started = time.perf_counter()

@@ -10,6 +10,7 @@ batch sizes, batching windows, bisection and partial batch responses).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,9 +44,11 @@ class Pollers:
         self.failures.append((event, error))
 
 
-def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None = None, **overrides: Any) -> Pollers:
+def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None = None, tenant: str | None = None,
+                  **overrides: Any) -> Pollers:
     """Pollers for the rate and summarize handlers, not started (tests drive them with ``drain``); ``wrap`` may
-    wrap each handler (a benchmark timing invocations), ``overrides`` change StreamPoller options."""
+    wrap each handler (a benchmark timing invocations), ``tenant`` narrows them to one tenant's records,
+    ``overrides`` change StreamPoller options."""
     from functions.rate import handler as rate
     from functions.summarize import handler as summarize
     from infra.local.moto_streams import install as fast_stream_reads
@@ -58,7 +61,8 @@ def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None 
         options: dict[str, Any] = {
             "batch_size": module.BATCH_SIZE,
             "batching_window_s": module.BATCHING_WINDOW_S,
-            "filter_patterns": module.FILTER_PATTERNS,
+            "filter_patterns": [of_tenant(p, tenant) for p in module.FILTER_PATTERNS] if tenant else
+            module.FILTER_PATTERNS,
             "max_retry_attempts": module.MAX_RETRY_ATTEMPTS,
             "on_failure": handle.on_failure,
             "function_name": module.FUNCTION_NAME,
@@ -70,9 +74,17 @@ def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None 
     return handle
 
 
-def start_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None = None, **overrides: Any) -> Pollers:
+def of_tenant(pattern: str, tenant: str) -> dict[str, Any]:
+    """A FilterCriteria pattern narrowed to one tenant's usage records."""
+    narrowed: dict[str, Any] = json.loads(pattern)
+    narrowed.setdefault("dynamodb", {}).setdefault("NewImage", {})["tenant"] = {"S": [tenant]}
+    return narrowed
+
+
+def start_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None = None, tenant: str | None = None,
+                  **overrides: Any) -> Pollers:
     """Start polling the usage stream in background threads (from the oldest record kept: TRIM_HORIZON)."""
-    handle = build_pollers(settings, wrap, **overrides)
+    handle = build_pollers(settings, wrap, tenant, **overrides)
     for poller in handle.pollers:
         poller.start()
     return handle
