@@ -1,18 +1,14 @@
-"""Start-up of any entry point: bind models to the configured store, create missing tables, seed tenants."""
+"""Start-up of any entry point: bind models to the configured store, create missing tables, seed tenants.
+
+A Lambda cold start only calls ``connect(create_tables=False)``: creating tables (``infra.tables``) and seeding
+tenants (the catalog service) belong to the local server, the CLI and the tests, which import them when they call.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from core.catalog import RecordStatus, UnitClassType, UnitOfMeasure, UnitOfMeasureClass
-from core.catalog_service import CatalogService
-from core.errors import DomainError, ErrorCode
-from core.money import CURRENCIES
-from infra.catalog_repo import CatalogRepository
 from infra.dynamo import dynamodb_client, reset_clients
 from infra.items import bind_models
 from infra.settings import Settings, get_settings, reset_settings
-from infra.tables import ensure_tables
 
 CURRENCY_CLASS = "CURRENCY"
 
@@ -25,12 +21,22 @@ def connect(settings: Settings | None = None, create_tables: bool = True) -> Set
     reset_clients()
     bind_models(settings)
     if create_tables:
+        from infra.tables import ensure_tables
+
         ensure_tables(dynamodb_client(settings), settings)
     return settings
 
 
 def bootstrap_tenant(tenant: str) -> None:
     """Every tenant starts with an ACTIVE CURRENCY unit class holding the common ISO 4217 currencies."""
+    from decimal import Decimal
+
+    from core.catalog import RecordStatus, UnitClassType, UnitOfMeasure, UnitOfMeasureClass
+    from core.catalog_service import CatalogService
+    from core.errors import DomainError, ErrorCode
+    from core.money import CURRENCIES
+    from infra.catalog_repo import CatalogRepository
+
     repo = CatalogRepository(tenant)
     if repo.get(UnitOfMeasureClass, CURRENCY_CLASS) is not None:
         return

@@ -32,20 +32,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from core.catalog import UnitOfMeasure, UsageResource
 from core.errors import Conflict
-from core.ingestion import Ingestion
 from core.usage import UsageRecord, UsageStatus
-from core.usage_validation import CatalogView, PeriodGate
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import dynamodb_client
 from infra.settings import get_settings
+
+if TYPE_CHECKING:  # ingestion's rules are imported by its composition below: rating reads records without them
+    from core.ingestion import Ingestion
+    from core.usage_validation import CatalogView, PeriodGate
 
 KIND = "UsageRecord"
 MAX_TRANSACTION_ITEMS = 100
@@ -426,6 +428,8 @@ class RepositoryCatalog:
         self._units: dict[str, UnitOfMeasure] | None = None
 
     def view(self, resource_codes: set[str]) -> CatalogView:
+        from core.usage_validation import CatalogView
+
         if self._units is None:
             self._units = {u.unit_code: u for u in self.repo.units_and_classes()[1]}
         codes = sorted(c for c in resource_codes if c)
@@ -444,6 +448,8 @@ def period_gate(tenant: str) -> PeriodGate:
 def usage_ingestion(tenant: str, catalog: CatalogRepository | None = None, records: UsageRepository | None = None,
                     clock: Callable[[], datetime] | None = None) -> Ingestion:
     """Ingestion for one tenant, as the API and the bulk-file function use it (one per request or per file)."""
+    from core.ingestion import Ingestion  # the stream functions import this module for the records alone
+
     kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
     catalog_source = RepositoryCatalog(catalog or CatalogRepository(tenant))
     return Ingestion(tenant, records or UsageRepository(tenant), catalog_source, period_gate(tenant), **kwargs)
