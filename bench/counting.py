@@ -36,7 +36,8 @@ def _count_writes(model: Any = None, params: Any = None, **_: Any) -> None:
 
 
 def install() -> None:
-    """Hook ``before-call`` (requests) and ``before-parameter-build`` (item writes) on every botocore client created from now on (boto3 and PynamoDB alike)."""
+    """Hook ``before-call`` (requests) and ``before-parameter-build`` (item writes) on every botocore client
+    created from now on (boto3 and PynamoDB alike)."""
     global _installed
     if not _installed:
         original = botocore.session.Session.create_client
