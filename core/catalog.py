@@ -15,7 +15,8 @@ from enum import StrEnum
 from core.drawdown import DrawdownOrder
 from core.grants import ValidityUnit
 from core.periods import PeriodUnit
-from core.rating.model import AdjustmentType, TierMode
+from core.rating.model import AdjustmentType, PriceSpec, TierMode
+from core.rating.model import RateTier as PricingTier
 
 
 class RecordStatus(StrEnum):
@@ -303,6 +304,17 @@ CatalogRecord = (
     UnitOfMeasureClass | UnitOfMeasure | UsageResource | Product | ProductUsageResource | ProductUsageGrant | Policy
     | ResourcePolicy | ProductResourcePolicy | GrantBindingPolicy | RateCard | RateCardEntry
 )
+
+
+def pricing_spec(entry: RateCardEntry, currency: str | None = None) -> PriceSpec:
+    """The pricing engine's view of a rate card entry."""
+    return PriceSpec(
+        rate=entry.rate,
+        currency=currency or entry.rate_unit_code,
+        tier_mode=entry.tier_mode,
+        tiers=tuple(PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
+                    for t in entry.tiers),
+    )
 
 
 def effective_at(record_from: datetime, record_to: datetime | None, at: datetime) -> bool:

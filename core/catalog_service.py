@@ -37,10 +37,10 @@ from core.catalog import (
     UsageModelType,
     UsageResource,
     ValidityUnit,
+    pricing_spec,
 )
 from core.catalog_store import CatalogStore
 from core.errors import Collector, DomainError, ErrorCode, NotFound
-from core.rating.model import PriceSpec
 from core.rating.model import RateTier as PricingTier
 from core.rating.tier_rules import validate_tiers
 
@@ -374,17 +374,6 @@ class CatalogService:
             if record.resource_code:
                 refs.append((s.get(UsageResource, record.resource_code), record.resource_code))
         return refs
-
-
-def pricing_spec(entry: RateCardEntry, currency: str | None = None) -> PriceSpec:
-    """The pricing engine's view of a rate card entry."""
-    return PriceSpec(
-        rate=entry.rate,
-        currency=currency or entry.rate_unit_code,
-        tier_mode=entry.tier_mode,
-        tiers=tuple(PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
-                    for t in entry.tiers),
-    )
 
 
 def camel(snake: str) -> str:

@@ -35,8 +35,8 @@ from core.catalog import (
     ResourceCategory,
     UsageModelType,
     UsageResource,
+    pricing_spec,
 )
-from core.catalog_service import pricing_spec
 from core.periods import as_utc
 from core.policies import resolve
 from core.processing.context import CatalogView, billing_terms
