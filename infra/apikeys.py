@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import secrets
 import sys
@@ -58,6 +57,8 @@ def revoke_key(api_key: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse  # the command line's alone: the API imports this module to authenticate
+
     from infra.bootstrap import bootstrap_tenant, connect
 
     parser = argparse.ArgumentParser(prog="python -m infra.apikeys", description=__doc__,
