@@ -29,8 +29,7 @@ from core.subscriptions import (
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, from_iso, to_iso
-from infra.dynamo import dynamodb_client
-from infra.settings import get_settings
+from infra.table_repo import TableRepository
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -80,24 +79,14 @@ def read_offer(catalog: CatalogRepository, product_code: str) -> ProductOffer:
                         {u.unit_code: u for u in units}, policies)
 
 
-class AccountsRepository:
+class AccountsRepository(TableRepository):
     """Accounts and subscriptions of one tenant; remembers the accounts it read (one request or one batch)."""
 
+    table_setting = "accounts_table"
+
     def __init__(self, tenant: str, client: Any | None = None, table: str | None = None):
-        self.tenant = tenant
-        self._client = client
-        self._table = table
+        super().__init__(tenant, client, table)
         self._accounts: dict[str, Account | None] = {}
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
-    @property
-    def table(self) -> str:
-        return self._table or get_settings().accounts_table
 
     # ------------------------------------------------------------------------------------------ reads
     def get(self, external_id: str, fresh: bool = False) -> Account | None:

@@ -22,8 +22,7 @@ from core.summaries import SummaryStatus, UsageSummary, close, period_stamp
 from infra import keys
 from infra.accounts_repo import from_attributes, to_attributes
 from infra.codec import decode, encode, to_iso
-from infra.dynamo import dynamodb_client
-from infra.settings import get_settings
+from infra.table_repo import TableRepository
 
 SummaryRef = tuple[str, str]  # (account external id, summary id)
 BATCH_GET_LIMIT = 100
@@ -37,21 +36,8 @@ class DueSummary:
     sk: str
 
 
-class SummariesRepository:
-    def __init__(self, tenant: str, client: Any | None = None, table: str | None = None):
-        self.tenant = tenant
-        self._client = client
-        self._table = table
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
-    @property
-    def table(self) -> str:
-        return self._table or get_settings().summaries_table
+class SummariesRepository(TableRepository):
+    table_setting = "summaries_table"
 
     def key(self, account: str, summary_id: str) -> dict[str, Any]:
         return {"pk": {"S": keys.summaries_pk(self.tenant, account)}, "sk": {"S": keys.summary_sk(summary_id)}}

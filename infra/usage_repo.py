@@ -42,8 +42,7 @@ from core.usage import UsageRecord, UsageStatus
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
-from infra.dynamo import dynamodb_client
-from infra.settings import get_settings
+from infra.table_repo import TableRepository
 
 if TYPE_CHECKING:  # ingestion's rules are imported by its composition below: rating reads records without them
     from core.ingestion import Ingestion
@@ -157,25 +156,15 @@ def _backoff(attempt: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- repository
-class UsageRepository:
+class UsageRepository(TableRepository):
     """One tenant's usage records (``core.ingestion.UsageStore``, and rating's ``RecordStore``)."""
+
+    table_setting = "usage_table"
 
     def __init__(self, tenant: str, client: Any | None = None, table: str | None = None,
                  write_threads: int = WRITE_THREADS):
-        self.tenant = tenant
-        self._client = client
-        self._table = table
+        super().__init__(tenant, client, table)
         self.write_threads = write_threads
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
-    @property
-    def table(self) -> str:
-        return self._table or get_settings().usage_table
 
     def key(self, record_id: str) -> dict[str, Any]:
         return {"pk": {"S": keys.usage_pk(self.tenant, record_id)}, "sk": {"S": keys.USAGE_SK}}

@@ -89,8 +89,7 @@ from core.wallets import (
 from infra import keys
 from infra.accounts_repo import AccountsRepository, cancellation_codes, from_attributes, is_cancelled, query_all
 from infra.codec import from_iso, to_iso
-from infra.dynamo import dynamodb_client
-from infra.settings import get_settings
+from infra.table_repo import TableRepository
 
 ZERO = Decimal(0)
 TOTAL = "t"
@@ -184,23 +183,13 @@ class WalletView:
 P = TypeVar("P", bound=_Booking)
 
 
-class WalletsRepository:
+class WalletsRepository(TableRepository):
+    table_setting = "accounts_table"
+
     def __init__(self, tenant: str, accounts: AccountsRepository | None = None, client: Any | None = None,
                  table: str | None = None):
-        self.tenant = tenant
-        self._client = client
-        self._table = table
+        super().__init__(tenant, client, table)
         self.accounts = accounts or AccountsRepository(tenant, client, table)
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
-    @property
-    def table(self) -> str:
-        return self._table or get_settings().accounts_table
 
     # ------------------------------------------------------------------------------------------ state
     def counters(self, wallet_id: str) -> dict[str, CreditCounter]:
