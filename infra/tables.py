@@ -15,72 +15,44 @@ def _s(name: str) -> dict[str, str]:
     return {"AttributeName": name, "AttributeType": "S"}
 
 
-def catalog_table(settings: Settings) -> dict[str, Any]:
-    return {
-        "TableName": settings.catalog_table,
+def _table(name: str, index_projection: str = "ALL", stream: bool = False) -> dict[str, Any]:
+    """Every table has the same shape: pk/sk, a gsi1 (sparse: only items that set gsi1pk/gsi1sk) and on-demand
+    billing; they differ in the index's projection and in whether a stream is on."""
+    spec: dict[str, Any] = {
+        "TableName": name,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
         "GlobalSecondaryIndexes": [{
             "IndexName": "gsi1",
             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
                           {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": index_projection},
         }],
         "BillingMode": "PAY_PER_REQUEST",
     }
+    if stream:
+        spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return spec
+
+
+def catalog_table(settings: Settings) -> dict[str, Any]:
+    """Catalog records and API keys; gsi1 finds what points at a resource."""
+    return _table(settings.catalog_table)
 
 
 def accounts_table(settings: Settings) -> dict[str, Any]:
-    """Accounts, subscriptions, wallets (credit counters) and the wallet ledger; see infra/keys.py.
-
-    gsi1 is sparse: only items that set gsi1pk/gsi1sk appear in it (as in template.yaml).
-    """
-    return {
-        "TableName": settings.accounts_table,
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": "gsi1",
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    """Accounts, subscriptions, wallets (credit counters) and the wallet ledger; see infra/keys.py."""
+    return _table(settings.accounts_table)
 
 
 def summaries_table(settings: Settings) -> dict[str, Any]:
-    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY, sparse) lists OPEN summaries by closing time."""
-    return {
-        "TableName": settings.summaries_table,
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": "gsi1",
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-        }],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY) lists OPEN summaries by closing time."""
+    return _table(settings.summaries_table, index_projection="KEYS_ONLY")
 
 
 def usage_table(settings: Settings) -> dict[str, Any]:
-    """Usage records, one item each (infra/keys.py "usage records"); gsi1 lists an account's records; the stream
-    (NEW_AND_OLD_IMAGES) feeds rating."""
-    return {
-        "TableName": settings.usage_table,
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "AttributeDefinitions": [_s("pk"), _s("sk"), _s("gsi1pk"), _s("gsi1sk")],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": "gsi1",
-            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        "BillingMode": "PAY_PER_REQUEST",
-    }
+    """Usage records, one item each; gsi1 lists an account's records; the stream feeds rating."""
+    return _table(settings.usage_table, stream=True)
 
 
 #: Every table the application needs; later modules append their definitions here.
