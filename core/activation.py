@@ -9,7 +9,6 @@ the gates last, in one transaction, and a chain is never half-usable (see infra/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from core.catalog import (
@@ -32,6 +31,7 @@ from core.catalog import (
 from core.errors import Collector, DomainError, ErrorCode
 from core.validation.findings import name_of
 from core.validation.snapshot import ProductSnapshot, RecordKey, key_of, references
+from core.values import immutable
 
 #: At most this many records are activated by one call (DOMAIN §1.3).
 MAX_RECORDS = 200
@@ -45,7 +45,7 @@ DEPENDENCY_ORDER: tuple[type, ...] = (
 GATE_KINDS: tuple[type, ...] = (Product, ProductUsageResource)
 
 
-@dataclass(frozen=True)
+@immutable
 class ActivationPlan:
     product_code: str
     records: tuple[CatalogRecord, ...]  # every DRAFT record of the chain, in dependency order

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from core.values import immutable
 
 
 class Role(StrEnum):
@@ -25,7 +26,7 @@ ALLOWED: dict[Role, frozenset[Action]] = {
 }
 
 
-@dataclass(frozen=True)
+@immutable
 class Principal:
     """Who is calling: the tenant always comes from the key, never from input."""
 

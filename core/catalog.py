@@ -6,8 +6,7 @@ code carry an ``id`` chosen by the caller (storage generates it).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -17,6 +16,7 @@ from core.grants import ValidityUnit
 from core.periods import PeriodUnit
 from core.rating.model import AdjustmentType, PriceSpec, TierMode
 from core.rating.model import RateTier as PricingTier
+from core.values import immutable
 
 
 class RecordStatus(StrEnum):
@@ -91,12 +91,13 @@ class PolicyKind(StrEnum):
     COMMITMENT = "COMMITMENT"
 
 
-CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+#: compiled on first use (by re's cache), not at import
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 """Codes sort after the key separator '#', so a product's children always sort right after it."""
 
 
 # ---------------------------------------------------------------------------------------------- units
-@dataclass(frozen=True)
+@immutable
 class UnitOfMeasureClass:
     code: str
     name: str
@@ -106,7 +107,7 @@ class UnitOfMeasureClass:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class UnitOfMeasure:
     unit_code: str
     name: str
@@ -118,7 +119,7 @@ class UnitOfMeasure:
 
 
 # ---------------------------------------------------------------------------------------------- resources, products
-@dataclass(frozen=True)
+@immutable
 class UsageResource:
     code: str
     name: str
@@ -131,7 +132,7 @@ class UsageResource:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class Product:
     code: str
     name: str
@@ -139,7 +140,7 @@ class Product:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class ProductUsageResource:
     id: str
     product_code: str
@@ -151,7 +152,7 @@ class ProductUsageResource:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class ProductUsageGrant:
     id: str
     product_code: str
@@ -170,7 +171,7 @@ class ProductUsageGrant:
 
 
 # ---------------------------------------------------------------------------------------------- policies
-@dataclass(frozen=True)
+@immutable
 class Policy:
     """A reusable policy record. ``settings`` holds the kind's fields (see POLICY_FIELDS)."""
 
@@ -210,7 +211,7 @@ POLICY_FIELDS: dict[PolicyKind, tuple[str, ...]] = {
 RESOURCE_POLICY_KINDS = (PolicyKind.AGGREGATION, PolicyKind.RATING_FREQUENCY, PolicyKind.OVERAGE, PolicyKind.COMMITMENT)
 
 
-@dataclass(frozen=True)
+@immutable
 class PolicySet:
     """Pointers to one policy of each resource-level kind; ``None`` = not set at this level."""
 
@@ -232,14 +233,14 @@ class PolicySet:
                             self.commitment_policy_id) if i]
 
 
-@dataclass(frozen=True)
+@immutable
 class ResourcePolicy:
     resource_code: str
     policies: PolicySet
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class ProductResourcePolicy:
     product_code: str
     pur_id: str
@@ -247,7 +248,7 @@ class ProductResourcePolicy:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class GrantBindingPolicy:
     product_code: str
     binding: BindingType = BindingType.SELF
@@ -255,7 +256,7 @@ class GrantBindingPolicy:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class EffectivePolicy:
     aggregation_method: AggregationMethod
     aggregation_period: AggregationPeriod
@@ -265,7 +266,7 @@ class EffectivePolicy:
 
 
 # ---------------------------------------------------------------------------------------------- rates
-@dataclass(frozen=True)
+@immutable
 class RateCard:
     id: str
     name: str
@@ -275,7 +276,7 @@ class RateCard:
     status: RecordStatus = RecordStatus.DRAFT
 
 
-@dataclass(frozen=True)
+@immutable
 class RateTier:
     lower_bound: Decimal
     upper_bound: Decimal | None
@@ -284,7 +285,7 @@ class RateTier:
     flat_fee: Decimal | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class RateCardEntry:
     id: str
     rate_card_id: str

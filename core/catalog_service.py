@@ -6,6 +6,7 @@ rules (``core.lifecycle``) and hands records to the store. Every problem in one 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -56,7 +57,7 @@ COMMITMENT_TYPES = {UsageModelType.TOKEN_COMMITMENT, UsageModelType.QUANTITY_COM
 
 
 def check_code(errors: Collector, code: str, field: str = "code") -> None:
-    if not CODE_PATTERN.match(code or ""):
+    if not re.match(CODE_PATTERN, code or ""):
         errors.add(ErrorCode.INVALID_VALUE,
                    f"code {code!r} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit",
                    field)

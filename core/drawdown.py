@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from core.errors import DomainError, ErrorCode
+from core.values import immutable
 
 ZERO = Decimal(0)
 
@@ -19,7 +20,7 @@ class DrawdownOrder(StrEnum):
     GRANTED_LAST = "GRANTED_LAST"
 
 
-@dataclass(frozen=True)
+@immutable
 class Bucket:
     """A grant bucket as drawdown sees it: a balance valid over ``[effective_from, effective_to)``."""
 
@@ -33,7 +34,7 @@ class Bucket:
         return self.effective_from <= at and (self.effective_to is None or at < self.effective_to)
 
 
-@dataclass(frozen=True)
+@immutable
 class Debit:
     """``quantity`` taken from one bucket, with its balance before and after."""
 
@@ -43,7 +44,7 @@ class Debit:
     closing: Decimal
 
 
-@dataclass(frozen=True)
+@immutable
 class Credit:
     """``quantity`` given back to one bucket (a reversal), with its balance before and after."""
 
@@ -53,7 +54,7 @@ class Credit:
     closing: Decimal
 
 
-@dataclass(frozen=True)
+@immutable
 class DrawdownResult:
     debits: tuple[Debit, ...]
     overage: Decimal

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from enum import StrEnum
 
+from core.values import immutable
+
 
 class ErrorCode(StrEnum):
     # generic input problems
@@ -41,7 +43,7 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "VALIDATION_FAILED"
 
 
-@dataclass(frozen=True)
+@immutable
 class ErrorDetail:
     """One problem with one input: a code, a sentence a person can act on, and the input path at fault."""
 

@@ -25,7 +25,6 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -34,6 +33,7 @@ from core.drawdown import Bucket
 from core.errors import DomainError, ErrorCode
 from core.money import floor_quantity
 from core.periods import MONTHS_PER_UNIT, BillingAnchor, Period, PeriodUnit, add_months, as_utc, days_between
+from core.values import immutable
 
 ZERO = Decimal(0)
 
@@ -72,7 +72,7 @@ class EndAction(StrEnum):
     ROLLOVER = "ROLLOVER"
 
 
-@dataclass(frozen=True)
+@immutable
 class Refresh:
     """Re-credit the grant every ``every`` × ``unit``."""
 
@@ -84,7 +84,7 @@ class Refresh:
         return self.every * MONTHS_PER_UNIT[self.unit]
 
 
-@dataclass(frozen=True)
+@immutable
 class GrantSchedule:
     """One grant as instantiated for one subscription; ``quantity`` is in the resource's default unit."""
 
@@ -148,7 +148,7 @@ class GrantSchedule:
         return completed_rollovers < (self.maximum_rollover_count or 0)
 
 
-@dataclass(frozen=True)
+@immutable
 class PlannedBucket:
     """A bucket a grant yields; ``quantity`` is None for a ROLLOVER (the balance of ``rolls_from`` at its end)."""
 
@@ -165,7 +165,7 @@ class PlannedBucket:
     rolls_from: str | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class BucketState:
     """A bucket as of a time: ``granted == balance + debited + expired + rolled_out``."""
 
@@ -187,7 +187,7 @@ class BucketState:
         return Bucket(self.id, self.balance, self.effective_from, self.effective_to, self.granted_at)
 
 
-@dataclass(frozen=True)
+@immutable
 class LedgerEvent:
     """One lifecycle change of a balance; ``quantity`` is signed (+ credit, − expiry or rollover out)."""
 
@@ -197,7 +197,7 @@ class LedgerEvent:
     at: datetime
 
 
-@dataclass(frozen=True)
+@immutable
 class Settlement:
     buckets: tuple[BucketState, ...]
     events: tuple[LedgerEvent, ...]

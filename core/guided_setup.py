@@ -12,7 +12,7 @@ all or nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Protocol
@@ -50,6 +50,7 @@ from core.policies import DEFAULT_POLICIES
 from core.rating.model import RateTier as PricingTier
 from core.rating.model import TierMode
 from core.rating.tier_rules import validate_tiers
+from core.values import immutable
 
 MAX_RESOURCES = 20
 MAX_GRANTS_PER_RESOURCE = 5
@@ -65,7 +66,7 @@ ROLLOVER = DEFAULT_POLICIES["Rollover Grants without Expiry"]
 
 
 # ---------------------------------------------------------------------------------------------- input
-@dataclass(frozen=True)
+@immutable
 class NewResource:
     name: str
     unit_class_code: str
@@ -75,7 +76,7 @@ class NewResource:
     tokens_per_unit: Decimal | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class GuidedGrant:
     quantity: Decimal
     validity_unit: ValidityUnit
@@ -88,7 +89,7 @@ class GuidedGrant:
     drawdown_order: DrawdownOrder | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class GuidedResource:
     resource_code: str
     effective_from: datetime
@@ -101,7 +102,7 @@ class GuidedResource:
     tiers: tuple[RateTier, ...] = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class GuidedSetup:
     product_code: str
     usage_model_type: UsageModelType
@@ -109,7 +110,7 @@ class GuidedSetup:
     product_name: str | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class SetupCatalog:
     """What the tenant's catalog already holds, as far as one setup needs it."""
 
@@ -140,7 +141,7 @@ class Ids(Protocol):
     def rate_entry(self, rate_card_id: str) -> str: ...
 
 
-@dataclass(frozen=True)
+@immutable
 class SetupPlan:
     product: Product
     records: tuple[CatalogRecord, ...]  # to create, in dependency order

@@ -17,7 +17,7 @@ GraphQL API and the bulk-file function call the same methods.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from core.usage_validation import (
     period_check,
     validate,
 )
+from core.values import immutable
 
 #: At most this many records per recordUsage call, per setUsageStatus call, and per batch of a bulk file.
 MAX_RECORDS = 1000
@@ -72,7 +73,7 @@ class CatalogSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@immutable
 class IngestResult:
     """The answer for one input of a ``record`` call."""
 
@@ -83,13 +84,13 @@ class IngestResult:
     errors: tuple[ErrorDetail, ...] = ()
 
 
-@dataclass(frozen=True)
+@immutable
 class Correction:
     original: UsageRecord
     correction: UsageRecord
 
 
-@dataclass(frozen=True)
+@immutable
 class RequeueResult:
     index: int
     record_id: str

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from enum import StrEnum
 
 from core.errors import DomainError, ErrorCode
+from core.values import immutable
 
 
 class PeriodUnit(StrEnum):
@@ -25,7 +25,7 @@ class PeriodUnit(StrEnum):
 MONTHS_PER_UNIT: dict[PeriodUnit, int] = {PeriodUnit.MONTH: 1, PeriodUnit.QUARTER: 3, PeriodUnit.YEAR: 12}
 
 
-@dataclass(frozen=True)
+@immutable
 class Period:
     """A half-open UTC window ``[start, end)``."""
 
@@ -41,7 +41,7 @@ class Period:
         return days_between(self.start, self.end)
 
 
-@dataclass(frozen=True)
+@immutable
 class BillingAnchor:
     """Where a subscription's billing periods are anchored: its start and optional billing day of month."""
 

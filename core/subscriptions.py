@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -43,10 +43,12 @@ from core.catalog import (
 from core.errors import Collector, DomainError, ErrorCode
 from core.money import QUANTITY_SCALE, scale_of
 from core.periods import BillingAnchor, PeriodUnit, as_utc
+from core.values import immutable
 from core.wallets import WalletGrant, WalletRef, grant_schedule
 
 #: External ids: 1–128 letters, digits and ``_ . : @ + = -``; never ``#``, ``|`` or ``/`` (key and id separators).
-EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+=\-]{0,127}$")
+#: compiled on first use (by re's cache), not at import: a cold start that validates none pays nothing
+EXTERNAL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@+=\-]{0,127}$"
 MAX_NAME = 256
 WALLET_SEP = "|"
 
@@ -56,7 +58,7 @@ class BindingTarget(StrEnum):
     ACCOUNT = "ACCOUNT"
 
 
-@dataclass(frozen=True)
+@immutable
 class SubscribedResource:
     """One resource of the product, as subscribed: when it is covered, in which unit, and its grants."""
 
@@ -70,7 +72,7 @@ class SubscribedResource:
         return effective_at(self.effective_from, self.effective_to, as_utc(at))
 
 
-@dataclass(frozen=True)
+@immutable
 class Subscription:
     external_id: str
     account_external_id: str
@@ -116,7 +118,7 @@ class Subscription:
         return self.active_at(at) and subscribed is not None and subscribed.covers(at)
 
 
-@dataclass(frozen=True)
+@immutable
 class Account:
     external_id: str
     name: str | None
@@ -133,7 +135,7 @@ def wallet_id(owner: str, resource_code: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- the request
-@dataclass(frozen=True)
+@immutable
 class SubscriptionRequest:
     """The ``createSubscription`` input, parsed but not yet checked."""
 
@@ -154,7 +156,7 @@ def validate_request(request: SubscriptionRequest) -> None:
     """Every problem of the input at once, each with its field; raises DomainError when there is any."""
     errors = Collector()
     for value, name in ((request.external_id, "externalId"), (request.account_external_id, "accountExternalId")):
-        if not EXTERNAL_ID.match(value or ""):
+        if not re.match(EXTERNAL_ID, value or ""):
             errors.add(ErrorCode.INVALID_VALUE, f"{name} {value!r} must be 1–128 letters, digits or '_.:@+=-', "
                        "starting with a letter or digit", name)
     if not (request.product_code or "").strip():
@@ -180,7 +182,7 @@ def validate_request(request: SubscriptionRequest) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the catalog side
-@dataclass(frozen=True)
+@immutable
 class ProductOffer:
     """The catalog records a subscription to one product is built from (as storage read them)."""
 

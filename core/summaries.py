@@ -19,7 +19,7 @@ peak is drawn down and priced.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -29,6 +29,7 @@ from core.errors import DomainError, ErrorCode
 from core.periods import BillingAnchor, Period, PeriodUnit, as_utc, start_of_day
 from core.rating import PriceSpec, price
 from core.usage import SummaryBooking
+from core.values import immutable
 
 ZERO = Decimal(0)
 #: separates the parts of a summary id; codes never contain it (core.catalog.CODE_PATTERN)
@@ -41,7 +42,7 @@ class SummaryStatus(StrEnum):
     INVOICED = "INVOICED"
 
 
-@dataclass(frozen=True)
+@immutable
 class BillingTerms:
     """How a subscription's billing periods are laid out: anchor, term and unit (default 1 MONTH)."""
 
@@ -53,7 +54,7 @@ class BillingTerms:
         return self.anchor.period(self.term, self.unit, at)
 
 
-@dataclass(frozen=True)
+@immutable
 class SummaryKey:
     """Which summary a contribution belongs to. ``binding_target`` names the wallet's owner (e.g. ``ACCOUNT``)."""
 
@@ -89,7 +90,7 @@ def period_stamp(at: datetime) -> str:
     return as_utc(at).strftime(STAMP_FORMAT)
 
 
-@dataclass(frozen=True)
+@immutable
 class RateTotal:
     """The cumulative overage of a summary priced at one rate (``key`` names the rate card entry)."""
 
@@ -102,7 +103,7 @@ class RateTotal:
         return price(self.spec, self.overage)
 
 
-@dataclass(frozen=True)
+@immutable
 class WindowPeak:
     """The largest single value seen in one PEAK aggregation window (``window`` is its start stamp)."""
 
@@ -110,7 +111,7 @@ class WindowPeak:
     peak: Decimal
 
 
-@dataclass(frozen=True)
+@immutable
 class UsageSummary:
     id: str
     account_external_id: str
@@ -206,7 +207,7 @@ def peak_window(period: Period, aggregation_period: AggregationPeriod, at: datet
 
 
 # ---------------------------------------------------------------------------------------------- contributions
-@dataclass(frozen=True)
+@immutable
 class Contribution:
     """What one processed record adds to one summary (negative for a reversal).
 
@@ -232,7 +233,7 @@ class Contribution:
     currency: str | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class SummaryDelta:
     """Contributions to one summary, added up: one write per summary per batch."""
 
@@ -355,7 +356,7 @@ def recompute(shape: UsageSummary, bookings: Iterable[SummaryBooking], specs: Ma
     return replace(result, peaks=tuple(WindowPeak(w, p) for w, p in sorted(peaks.items())), status=shape.status)
 
 
-@dataclass(frozen=True)
+@immutable
 class Drift:
     """One field of one summary that differs from what its records add up to."""
 

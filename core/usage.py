@@ -32,11 +32,13 @@ retried correction maps onto the same item.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+from core.values import immutable
 
 
 class UsageStatus(StrEnum):
@@ -62,7 +64,7 @@ def usage_record_id(tenant: str, idempotency_key: str) -> str:
     return hashlib.sha256(f"{tenant}\x00{idempotency_key}".encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@immutable
 class SummaryBooking:
     """What rating booked for a record into one usage summary (signed: a reversal books negative values).
 
@@ -86,7 +88,7 @@ class SummaryBooking:
     peak: Decimal | None = None
 
 
-@dataclass(frozen=True)
+@immutable
 class UsageRecord:
     id: str
     tenant: str

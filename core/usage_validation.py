@@ -33,6 +33,7 @@ from core.catalog import RecordStatus, UnitOfMeasure, UsageResource
 from core.errors import Collector, DomainError, ErrorCode, ErrorDetail
 from core.money import QUANTITY_SCALE, fmt, scale_of, to_decimal
 from core.usage import UsageRecord, usage_record_id
+from core.values import immutable
 
 #: A start later than ``now`` + this is refused (clocks drift; usage is what already happened).
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -43,10 +44,11 @@ MAX_DIMENSIONS = 50
 MAX_DIMENSION_KEY = 128
 MAX_DIMENSION_TEXT = 1024
 #: Idempotency keys of corrections (``{original id}/void``, ``{original id}/amend``): partners cannot send them.
-RESERVED_KEY = re.compile(r"^[0-9a-f]{32}/(void|amend)$")
+#: compiled on first use (by re's cache), not at import
+RESERVED_KEY = r"^[0-9a-f]{32}/(void|amend)$"
 
 
-@dataclass(frozen=True)
+@immutable
 class UsageInput:
     """One record as sent: strings (CSV), numbers and Decimals (JSON), datetimes (GraphQL), None; unchecked."""
 
@@ -74,7 +76,7 @@ INPUT_NAMES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@immutable
 class CatalogView:
     """What validation needs of the tenant's catalog: resources and units by code (absent = unknown)."""
 
@@ -82,7 +84,7 @@ class CatalogView:
     units: Mapping[str, UnitOfMeasure]
 
 
-@dataclass(frozen=True)
+@immutable
 class CheckContext:
     catalog: CatalogView
     now: datetime
@@ -182,7 +184,7 @@ def _decimal(draft: Draft, name: str, what: str = "quantity") -> Decimal | None:
 def check_identity(draft: Draft, ctx: CheckContext) -> None:
     """idempotencyKey and accountExternalId are required texts; subscription and matching attribute optional."""
     key = _text(draft, "idempotency_key", required=True)
-    if key is not None and RESERVED_KEY.match(key):
+    if key is not None and re.match(RESERVED_KEY, key):
         draft.add(ErrorCode.INVALID_VALUE, "idempotency keys of the form '<32 hex digits>/void' or '/amend' are "
                   "reserved for corrections", "idempotency_key")
         key = None
@@ -366,7 +368,7 @@ def period_check(gate: PeriodGate) -> BatchCheck:
 
 
 # ---------------------------------------------------------------------------------------------- validation
-@dataclass(frozen=True)
+@immutable
 class Validated:
     """The outcome for one input: ``record`` (status NEW, not yet stored) or ``errors``."""
 

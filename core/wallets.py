@@ -21,7 +21,7 @@ exactly this with one conditional counter per credit (see ``infra.wallets_repo``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -53,6 +53,7 @@ from core.grants import (
 from core.money import floor_quantity, normalize_quantity
 from core.periods import BillingAnchor, PeriodUnit, as_utc
 from core.rating.units import convert
+from core.values import immutable
 
 ZERO = Decimal(0)
 
@@ -67,7 +68,7 @@ class LedgerEntryType(StrEnum):
 
 
 # ---------------------------------------------------------------------------------------------- grants of a wallet
-@dataclass(frozen=True)
+@immutable
 class WalletGrant:
     """One product usage grant instantiated for one subscription; ``schedule.quantity`` is in the default unit."""
 
@@ -79,7 +80,7 @@ class WalletGrant:
     attached_at: datetime
 
 
-@dataclass(frozen=True)
+@immutable
 class WalletRef:
     """A wallet and the grants that fill it: ``owner`` is the binding target (``ACCOUNT:acme``)."""
 
@@ -159,7 +160,7 @@ def wallet_order(grants: Iterable[WalletGrant]) -> DrawdownOrder:
 
 
 # ---------------------------------------------------------------------------------------------- stored debits
-@dataclass(frozen=True)
+@immutable
 class CreditCounter:
     """What storage holds per credit: its granted quantity, and the debits of each bucket of its chain."""
 
@@ -179,7 +180,7 @@ def debits_by_bucket(counters: Counters) -> dict[str, Decimal]:
     return {b: q for c in counters.values() for b, q in c.by_bucket.items()}
 
 
-@dataclass(frozen=True)
+@immutable
 class BucketChange:
     """A debit (``quantity`` > 0 debited) or a reversal (< 0) of one bucket, as one conditional counter write.
 
@@ -200,7 +201,7 @@ class BucketChange:
         return self.quantity > ZERO
 
 
-@dataclass(frozen=True)
+@immutable
 class DrawableBucket:
     bucket: Bucket
     source: BucketSource
@@ -209,7 +210,7 @@ class DrawableBucket:
     seen_total: Decimal
 
 
-@dataclass(frozen=True)
+@immutable
 class DrawPlan:
     """How a quantity at a time is drawn from a wallet: the drawdown result and the counter writes it needs."""
 
@@ -317,7 +318,7 @@ def book(counters: Counters, changes: Iterable[BucketChange]) -> dict[str, Credi
 
 
 # ---------------------------------------------------------------------------------------------- balances as of a time
-@dataclass(frozen=True)
+@immutable
 class WalletBalance:
     """A wallet as of a time: every bucket started by then (with its lifecycle events), and its balance."""
 
@@ -363,7 +364,7 @@ def balance_as_of(grants: Iterable[WalletGrant], debited: Mapping[str, Decimal],
 RANK_OUT, RANK_CREDIT, RANK_DEBIT, RANK_REVERSAL = "0", "1", "2", "3"
 
 
-@dataclass(frozen=True)
+@immutable
 class LedgerLine:
     """One change of one bucket's balance. ``quantity`` is signed: credits +, debits, expiries and rollovers out −.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal as PyDecimal
 from typing import Any, NewType
@@ -12,9 +11,10 @@ from strawberry.scalars import JSON
 
 from core.errors import DomainError
 from core.money import to_decimal
+from core.values import immutable
 
 
-@dataclass(frozen=True)
+@immutable
 class Unparsed:
     """An input value that is not a valid Decimal or DateTime, kept instead of failing the whole operation.
 

@@ -29,6 +29,7 @@ from core.catalog import (
     UsageResource,
 )
 from core.errors import Conflict, DomainError, ErrorCode
+from core.values import immutable
 from infra import keys
 from infra.codec import decode, encode
 from infra.items import CatalogItem
@@ -36,7 +37,7 @@ from infra.items import CatalogItem
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@immutable
 class KindSpec:
     cls: type
     key_of: Callable[[Any], str]

@@ -55,6 +55,7 @@ from core.subscriptions import Subscription, wallets_of
 from core.summaries import UsageSummary, aggregate
 from core.summaries import apply as apply_delta
 from core.usage import UsageRecord, UsageStatus
+from core.values import immutable
 from core.wallets import BucketChange, CreditCounter, LedgerEntryType, WalletRef, book
 from infra import keys
 from infra.accounts_repo import AccountsRepository, cancellation_codes, is_cancelled
@@ -207,7 +208,7 @@ class BatchState:
         return RatingContext(self.catalog, now, self.subscriptions, wallets, dict(self.summaries))
 
 
-@dataclass(frozen=True)
+@immutable
 class Chunk:
     """Consecutive outcomes of one group and the transaction items that write them (``kinds`` names each item)."""
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from core.summaries import Drift, UsageSummary, drift, recompute
 from core.usage import SummaryBooking, UsageRecord, UsageStatus
+from core.values import immutable
 from infra import keys
 from infra.dynamo import dynamodb_client
 from infra.settings import get_settings
@@ -34,7 +35,7 @@ ZERO = Decimal(0)
 PAGE = 1000
 
 
-@dataclass(frozen=True)
+@immutable
 class WalletDrift:
     wallet_id: str
     bucket_id: str

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
 
+from core.values import immutable
 
-@dataclass(frozen=True)
+
+@immutable
 class Settings:
     region: str
     catalog_table: str

@@ -12,13 +12,13 @@ records and wallet debits it comes from; ``close`` is the only write of its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from core.summaries import SummaryStatus, UsageSummary, close, period_stamp
+from core.values import immutable
 from infra import keys
 from infra.accounts_repo import from_attributes, to_attributes
 from infra.codec import decode, encode, to_iso
@@ -28,7 +28,7 @@ SummaryRef = tuple[str, str]  # (account external id, summary id)
 BATCH_GET_LIMIT = 100
 
 
-@dataclass(frozen=True)
+@immutable
 class DueSummary:
     """An OPEN summary whose closing time has come, as the OPEN index lists it."""
 
@@ -144,7 +144,7 @@ def close_item(client: Any, table: str, pk: str, sk: str, now: datetime) -> Usag
     return closed
 
 
-@dataclass(frozen=True)
+@immutable
 class CloseReport:
     closed: int
     left_open: int

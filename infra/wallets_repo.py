@@ -55,7 +55,6 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -68,6 +67,7 @@ from core.errors import DomainError, ErrorCode
 from core.money import fmt, normalize_quantity
 from core.periods import as_utc
 from core.subscriptions import Subscription, matching_subscriptions, wallets_of
+from core.values import immutable
 from core.wallets import (
     RANK_DEBIT,
     RANK_REVERSAL,
@@ -113,7 +113,7 @@ class AlreadyBooked(DomainError):
         super().__init__(ErrorCode.DUPLICATE, f"wallet entry '{ref}' is booked already")
 
 
-@dataclass(frozen=True)
+@immutable
 class _Booking:
     """What debit and reversal plans share: the wallet, the counter writes and the ledger entry."""
 
@@ -135,7 +135,7 @@ class _Booking:
         return Outcome.OTHER
 
 
-@dataclass(frozen=True)
+@immutable
 class DebitPlan(_Booking):
     wallet: WalletRef | None = None
     subscriptions: tuple[Subscription, ...] = ()
@@ -165,14 +165,14 @@ class DebitPlan(_Booking):
         return self.result.overage
 
 
-@dataclass(frozen=True)
+@immutable
 class ReversalPlan(_Booking):
     @property
     def credited(self) -> Decimal:
         return sum((-c.quantity for c in self.changes), ZERO)
 
 
-@dataclass(frozen=True)
+@immutable
 class WalletView:
     """A wallet as of a time, for reading: what fills it and its settled balances."""
 

@@ -8,7 +8,7 @@ function of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from core.catalog import (
@@ -26,12 +26,13 @@ from core.catalog import (
 )
 from core.subscriptions import Subscription
 from core.summaries import BillingTerms, UsageSummary
+from core.values import immutable
 from core.wallets import CreditCounter, WalletRef
 
 ACTIVE = RecordStatus.ACTIVE
 
 
-@dataclass(frozen=True)
+@immutable
 class CatalogView:
     """The catalog records rating may use. Only ACTIVE records count (DOMAIN §1); callers may pass any."""
 
@@ -81,7 +82,7 @@ def billing_terms(subscription: Subscription) -> BillingTerms:
     return BillingTerms(subscription.billing, subscription.billing_term, subscription.billing_term_unit)
 
 
-@dataclass(frozen=True)
+@immutable
 class WalletState:
     """A wallet (``core.wallets.WalletRef``: its grants) and its credit counters as storage holds them."""
 
@@ -93,7 +94,7 @@ class WalletState:
         return self.ref.id
 
 
-@dataclass(frozen=True)
+@immutable
 class RatingContext:
     """Everything a batch of records is rated against."""
 

@@ -9,7 +9,6 @@ resource, …) are never closed here: they are accepted and processed to WARNING
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.catalog import Policy, PolicyKind, RecordStatus
@@ -20,9 +19,10 @@ from core.processing.matching import Resolution, resolve_record
 from core.subscriptions import Subscription
 from core.summaries import SummaryKey, UsageSummary, closes_at
 from core.usage import UsageRecord
+from core.values import immutable
 
 
-@dataclass(frozen=True)
+@immutable
 class BookingPeriod:
     """The summary a record would be booked into, its period, and when that period stops accepting usage."""
 

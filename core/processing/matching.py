@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -46,13 +45,14 @@ from core.rating.model import EXACT
 from core.subscriptions import Subscription, matching_subscriptions
 from core.summaries import BillingTerms
 from core.usage import UsageRecord
+from core.values import immutable
 
 COMMITMENTS = (UsageModelType.QUANTITY_COMMITMENT, UsageModelType.TOKEN_COMMITMENT)
 #: the effective policy when a product names none at any level (DOMAIN §1 defaults)
 DEFAULT_POLICY = resolve(None, None, {})
 
 
-@dataclass(frozen=True)
+@immutable
 class Rate:
     """The price of overage: a BASE entry, possibly with the tiers of a TIER entry (``key`` names both)."""
 
@@ -65,7 +65,7 @@ class Rate:
         return bool(self.spec.tiers)
 
 
-@dataclass(frozen=True)
+@immutable
 class Coverage:
     """One subscription that covers a record's resource at its time, with its PUR, policy and rate."""
 
@@ -76,7 +76,7 @@ class Coverage:
     rate: Rate | None
 
 
-@dataclass(frozen=True)
+@immutable
 class Resolution:
     """What a record is rated against. ``quantity`` is in ``unit_code``, the default unit of ``resource``
     (the token resource when the record's resource converts to tokens)."""

@@ -3,13 +3,13 @@ fields, the debits it draws and what it books into summaries."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from core.summaries import Contribution
 from core.usage import UsageStatus
+from core.values import immutable
 from core.wallets import BucketChange
 
 ZERO = Decimal(0)
@@ -35,7 +35,7 @@ class RatingCode(StrEnum):
     NO_RATE = "NO_RATE"
 
 
-@dataclass(frozen=True)
+@immutable
 class Problem:
     status: UsageStatus
     code: RatingCode
@@ -50,7 +50,7 @@ class Problem:
         return cls(UsageStatus.WARNING_UNRATED, code, message)
 
 
-@dataclass(frozen=True)
+@immutable
 class WalletDebits:
     """What one record changes in one wallet: ``core.wallets.BucketChange``s (debits > 0, reversals < 0),
     effective at ``at`` (the usage time of the debit they make or give back)."""
@@ -69,7 +69,7 @@ class WalletDebits:
         return tuple((c.bucket_id, c.quantity) for c in self.changes)
 
 
-@dataclass(frozen=True)
+@immutable
 class Outcome:
     """The decision for one record at one attempt; storage writes it exactly once (conditioned on the attempt)."""
 

@@ -17,7 +17,7 @@ Late usage (its summary no longer accepts usage) is booked into the current open
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,11 +41,12 @@ from core.summaries import (
     peak_window,
 )
 from core.usage import CorrectionKind, SummaryBooking, UsageRecord, UsageStatus
+from core.values import immutable
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
+@immutable
 class BatchResult:
     outcomes: tuple[Outcome, ...]
     #: summaries the batch creates, as they were before its contributions

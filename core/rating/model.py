@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Context, Decimal
 from enum import StrEnum
 
 from core.errors import DomainError, ErrorCode
+from core.values import immutable
 
 #: Arithmetic context for exact intermediate amounts; the only rounding is ``round_money`` at the end.
 EXACT = Context(prec=80)
@@ -25,7 +25,7 @@ class AdjustmentType(StrEnum):
     OVERRIDE = "OVERRIDE"
 
 
-@dataclass(frozen=True)
+@immutable
 class RateTier:
     """A band of cumulative quantity ``(lower_bound, upper_bound]`` with its own rate and optional flat fee."""
 
@@ -57,7 +57,7 @@ class RateTier:
         return self.flat_fee or ZERO
 
 
-@dataclass(frozen=True)
+@immutable
 class PriceSpec:
     """How overage is priced: ``rate`` per default unit, in ``currency``, optionally tiered."""
 

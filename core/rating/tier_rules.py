@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
 from core.money import fmt
 from core.rating.model import ZERO, RateTier
+from core.values import immutable
 
 
 class TierProblemKind(StrEnum):
@@ -18,7 +18,7 @@ class TierProblemKind(StrEnum):
     OPEN_NOT_LAST = "OPEN_NOT_LAST"
 
 
-@dataclass(frozen=True)
+@immutable
 class TierProblem:
     """One broken rule; ``indexes`` point into the tiers as given."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +22,7 @@ from core.catalog import (
 )
 from core.money import fmt
 from core.validation.snapshot import RecordKey, key_of
+from core.values import immutable
 
 
 class Severity(StrEnum):
@@ -30,7 +30,7 @@ class Severity(StrEnum):
     WARNING = "WARNING"
 
 
-@dataclass(frozen=True)
+@immutable
 class RecordRef:
     """A record named by its kind (``object_type``), its storage key, and a name a person recognises."""
 
@@ -39,7 +39,7 @@ class RecordRef:
     name: str
 
 
-@dataclass(frozen=True)
+@immutable
 class Finding:
     rule: str
     code: str
@@ -48,7 +48,7 @@ class Finding:
     records: tuple[RecordRef, ...]
 
 
-@dataclass(frozen=True)
+@immutable
 class ProductValidation:
     product_code: str
     errors: tuple[Finding, ...] = ()

@@ -7,7 +7,7 @@ and rate cards, one BatchGetItem for the resources), then handed to pure rules t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -31,6 +31,7 @@ from core.catalog import (
     UsageResource,
 )
 from core.policies import resolve
+from core.values import immutable
 
 #: (record kind, key): how a record names another (the key is a code, or an id for records without one).
 RecordKey = tuple[type, str]
@@ -40,7 +41,7 @@ def frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
-@dataclass(frozen=True)
+@immutable
 class Window:
     """An optional date range; a record is in it when its effective range overlaps it."""
 
@@ -51,7 +52,7 @@ class Window:
         return (self.end is None or start < self.end) and (end is None or self.start is None or end > self.start)
 
 
-@dataclass(frozen=True)
+@immutable
 class ProductSnapshot:
     product: Product
     binding: GrantBindingPolicy | None = None

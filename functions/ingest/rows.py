@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from core.errors import ErrorCode, ErrorDetail
 from core.usage_validation import INPUT_NAMES, UsageInput
+from core.values import immutable
 
 FIELD_OF_NAME = {name: field for field, name in INPUT_NAMES.items()}
 
@@ -36,7 +36,7 @@ class FileFormat(StrEnum):
         return None
 
 
-@dataclass(frozen=True)
+@immutable
 class Row:
     """One record of a file: its (first) line number, and either the input or why it could not be read."""
 
