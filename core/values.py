@@ -1,18 +1,19 @@
 """`@immutable`: what `@dataclass(frozen=True)` makes, for a fraction of the cost of making it.
 
 On Python 3.11 `dataclass(frozen=True)` compiles six small functions per class, each from source text (`__init__`,
-`__repr__`, `__eq__`, `__hash__`, `__setattr__`, `__delattr__`): about a millisecond a class, and the stream handlers
-import some eighty of these value types on every cold start. `immutable` lets `dataclasses` process the fields (so
-`fields()`, `replace()`, `asdict()` and `is_dataclass()` work as ever), compiles `__init__` alone, when the class is
+`__repr__`, `__eq__`, `__hash__`, `__setattr__`, `__delattr__`), and checks every field's annotation with module
+lookups and regular expressions: about a millisecond a class, and a stream handler imports some eighty of these value
+types on every cold start. `immutable` records the fields exactly as `dataclasses` does (so `fields()`, `replace()`,
+`asdict()`, `is_dataclass()` and dataclass subclasses work as ever), compiles `__init__` alone, when the class is
 first instantiated — it must take the fields as named parameters and runs for every instance, so it stays as fast as
 the dataclass one — and makes the other five from closures over the field names. Instances behave as frozen
 dataclass instances: immutable (`FrozenInstanceError`), equal by value to instances of the same class, hashable,
 with the same repr, the same `__init__` parameters (defaults, `default_factory`, `init=False` fields) and
 `__post_init__`.
 
-As with dataclasses, an `__init__`, `__repr__`, `__eq__` or `__hash__` the class writes itself is kept, and one
-that writes `__setattr__` or `__delattr__` is refused. Refused too (at class creation): `InitVar` and keyword-only
-fields, and inheriting from a non-frozen dataclass.
+As with dataclasses, an `__init__`, `__repr__`, `__eq__` or `__hash__` the class writes itself is kept; one that
+writes `__setattr__` or `__delattr__`, a mutable default, and a field without a default after one with a default are
+refused. Refused too (at class creation): `InitVar` and keyword-only fields, and a non-frozen dataclass as base.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import sys
+import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,30 +43,78 @@ def _immutable(cls: type[T]) -> type[T]:
         params = base.__dict__.get("__dataclass_params__")
         if params is not None and not params.frozen:
             raise TypeError(f"@immutable {cls.__qualname__}: a non-frozen base dataclass, {base.__name__}")
-    documented = "__doc__" in cls.__dict__ and cls.__doc__
-    if not documented:
-        cls.__doc__ = cls.__name__  # keeps dataclasses from building an inspect.signature we then replace
-    frozen_base = any(getattr(base, "__dataclass_params__", None) is not None for base in cls.__mro__[1:])
-    # dataclasses refuses a non-frozen subclass of a frozen dataclass; only then is it told (two compiles more)
-    cls = dataclasses.dataclass(init=False, repr=False, eq=False, frozen=frozen_base)(cls)
-    cls.__dataclass_params__ = dataclasses._DataclassParams(  # type: ignore[attr-defined]
-        init=True, repr=True, eq=True, order=False, unsafe_hash=False, frozen=True)
-    if any(name.startswith("_rec_") for name in cls.__dataclass_fields__):  # type: ignore[attr-defined]
+    fields = _fields(cls)
+    if any(f.name.startswith("_rec_") for f in fields):
         raise TypeError(f"@immutable {cls.__qualname__}: field names may not start with _rec_")
-    fields = [f for f in cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
-              if f._field_type is dataclasses._FIELD]  # type: ignore[attr-defined]
-    if any(f.kw_only for f in fields) or any(f._field_type is dataclasses._FIELD_INITVAR  # type: ignore[attr-defined]
-                                             for f in cls.__dataclass_fields__.values()):  # type: ignore[attr-defined]
-        raise TypeError(f"@immutable {cls.__qualname__}: InitVar and keyword-only fields are not supported")
     methods = _methods(cls, fields)
     for name, method in zip(_GENERATED, methods, strict=True):
         if name in kept:
             continue
         method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
-    if not documented:
+    if not cls.__dict__.get("__doc__"):
         cls.__doc__ = cls.__name__ + "(" + ", ".join(f.name for f in fields if f.init) + ")"
     return cls
+
+
+def _fields(cls: type) -> list[dataclasses.Field[Any]]:
+    """What `dataclasses` records of a class's fields (`__dataclass_fields__`, `__dataclass_params__`,
+    `__match_args__`, defaults left on the class), found with string checks rather than its per-field module
+    lookups and regular expressions: the value types here annotate plainly (`from __future__ import annotations`)."""
+    found: dict[str, dataclasses.Field[Any]] = {}
+    for base in reversed(cls.__mro__[1:]):
+        found.update(base.__dict__.get("__dataclass_fields__", {}))
+    for name, annotation in cls.__dict__.get("__annotations__", {}).items():
+        default = cls.__dict__.get(name, dataclasses.MISSING)
+        f = default if isinstance(default, dataclasses.Field) else dataclasses.field(default=default)
+        f.name, f.type = name, annotation
+        kind = _annotation_kind(annotation)
+        if kind in ("InitVar", "KW_ONLY") or f.kw_only is True:
+            raise TypeError(f"@immutable {cls.__qualname__}: InitVar and keyword-only fields are not supported")
+        if f.kw_only is dataclasses.MISSING:
+            f.kw_only = False
+        if kind == "ClassVar":
+            if f.default_factory is not dataclasses.MISSING:
+                raise TypeError(f"field {name} cannot have a default factory")
+            f._field_type = dataclasses._FIELD_CLASSVAR  # type: ignore[attr-defined,union-attr]
+        else:
+            f._field_type = dataclasses._FIELD  # type: ignore[attr-defined,union-attr]
+            if f.default is not dataclasses.MISSING and f.default.__class__.__hash__ is None:
+                raise ValueError(f"mutable default {type(f.default)} for field {name} is not allowed: "
+                                 "use default_factory")
+        found[name] = f
+        if isinstance(default, dataclasses.Field):
+            if f.default is dataclasses.MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, f.default)
+    fields = [f for f in found.values() if f._field_type is dataclasses._FIELD]  # type: ignore[attr-defined]
+    defaulted = False
+    for f in fields:
+        if not f.init:
+            continue
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            if defaulted:
+                raise TypeError(f"non-default argument {f.name!r} follows default argument")
+        else:
+            defaulted = True
+    type.__setattr__(cls, "__dataclass_fields__", found)
+    type.__setattr__(cls, "__dataclass_params__", dataclasses._DataclassParams(  # type: ignore[attr-defined]
+        init=True, repr=True, eq=True, order=False, unsafe_hash=False, frozen=True))
+    if "__match_args__" not in cls.__dict__:
+        type.__setattr__(cls, "__match_args__", tuple(f.name for f in fields if f.init))
+    return fields
+
+
+def _annotation_kind(annotation: Any) -> str | None:
+    """"ClassVar", "InitVar" or "KW_ONLY" when the annotation is one of those (as text or as the object)."""
+    if isinstance(annotation, str):
+        head = annotation.split("[", 1)[0].strip().rsplit(".", 1)[-1]
+    else:
+        head = getattr(typing.get_origin(annotation) or annotation, "_name", None) or type(annotation).__name__
+        if annotation is dataclasses.KW_ONLY:
+            head = "KW_ONLY"
+    return head if head in ("ClassVar", "InitVar", "KW_ONLY") else None
 
 
 def _methods(cls: type, fields: list[dataclasses.Field[Any]]) -> tuple[Callable[..., Any], ...]:

@@ -177,3 +177,37 @@ def test_what_it_refuses() -> None:
         @immutable
         class FromMutable(Mutable):
             y: int = 0
+
+
+@pytest.mark.parametrize("make", [dataclasses.dataclass(frozen=True), immutable], ids=["dataclass", "immutable"])
+def test_bad_defaults_are_refused_as_dataclasses_refuse_them(make: Any) -> None:
+    with pytest.raises(ValueError, match="mutable default"):
+        @make
+        class Listed:
+            items: list[int] = []  # noqa: RUF012
+
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+        @make
+        class Ordered:
+            a: int = 0
+            b: int
+
+
+def test_a_dataclass_may_extend_an_immutable_and_the_reverse() -> None:
+    @immutable
+    class Base:
+        a: int
+        LIMIT: ClassVar[int] = 1
+
+    @dataclasses.dataclass(frozen=True)
+    class Child(Base):
+        b: int = 2
+
+    @immutable
+    class GrandChild(Child):
+        c: int = 3
+
+    assert Child(1) == Child(1, 2) and GrandChild(1).c == 3 and GrandChild(1, 5, 6).b == 5
+    assert [f.name for f in dataclasses.fields(GrandChild)] == ["a", "b", "c"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        GrandChild(1).a = 2
