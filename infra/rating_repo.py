@@ -72,6 +72,7 @@ MAX_TRANSACTION_ITEMS = 100
 MAX_ROUNDS = 8
 MAX_LOAD_PASSES = 6
 READ_THREADS = 8
+WRITE_THREADS = 8  # a batch of 1,000 records is some 12 transactions of 100 items
 
 
 class RecordStore(Protocol):
@@ -83,6 +84,16 @@ class RecordStore(Protocol):
     def rated_update(self, record: UsageRecord, attempt: int) -> dict[str, Any]: ...
 
     def corrected_update(self, original_id: str, corrected_by: str) -> dict[str, Any]: ...
+
+
+@lru_cache(maxsize=1)
+def _writers() -> ThreadPoolExecutor:
+    """The threads a batch's independent transactions go out on (one pool per container, made on first use)."""
+    return ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="rating-writer")
+
+
+def is_cancelled_error(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and is_cancelled(exc)
 
 
 @lru_cache(maxsize=4)
@@ -432,7 +443,8 @@ class RatingRepository:
     def write(self, result: BatchResult, images: Mapping[str, UsageRecord], state: BatchState
               ) -> tuple[list[Outcome], list[str], set[str]]:
         """Write the outcomes: each group as a chain of chunks (≤ 100 items each), the chunks of different groups
-        packed together into transactions of ≤ 100 items, step by step. (written, processed already, to retry)"""
+        packed together into transactions of ≤ 100 items, step by step; a step's transactions touch different groups,
+        so they go out at once. (written, processed already, to retry)"""
         plans = [self.plan_group(i, group, images, state, result) for i, group in enumerate(groups(result.outcomes))]
         written: list[Outcome] = []
         already: list[str] = []
@@ -442,12 +454,12 @@ class RatingRepository:
         while live:
             ready = [plan[step] for plan in live]
             failed: set[int] = set()
-            for transaction in pack(ready):
-                try:
-                    self.transact([item for chunk in transaction for item in chunk.items])
-                except ClientError as exc:
-                    if not is_cancelled(exc):
-                        raise
+            transactions = pack(ready)
+            errors = self._transact_all(transactions)
+            unexpected = next((e for e in errors if e is not None and not is_cancelled_error(e)), None)
+            for transaction, exc in zip(transactions, errors, strict=True):
+                if exc is not None and unexpected is None:
+                    assert isinstance(exc, ClientError)
                     codes = iter(cancellation_codes(exc))
                     for chunk in transaction:
                         mine = [next(codes, "None") for _ in chunk.items]
@@ -461,12 +473,30 @@ class RatingRepository:
                     logger.info("transaction cancelled %s: %d records processed already, %d to retry",
                                 sorted(set(cancellation_codes(exc))), len(already), len(retry))
                     continue
+                if exc is not None:
+                    self._forget(transaction)
+                    continue
                 written.extend(o for chunk in transaction for o in chunk.outcomes)
                 for chunk in transaction:
                     self._remember(chunk.counters_after, chunk.summaries_after)
+            if unexpected is not None:
+                raise unexpected  # what the others wrote stands; the batch comes again and finds it written
             step += 1
             live = [plan for plan in live if plan[0].group not in failed and step < len(plan)]
         return written, already, retry
+
+    def _transact_all(self, transactions: Sequence[Sequence[Chunk]]) -> list[BaseException | None]:
+        """Send one step's transactions — of different groups, so independent — at once; each one's error."""
+        def send(transaction: Sequence[Chunk]) -> BaseException | None:
+            try:
+                self.transact([item for chunk in transaction for item in chunk.items])
+            except Exception as exc:  # noqa: BLE001 - returned, and re-raised by write() unless a cancellation
+                return exc
+            return None
+
+        if len(transactions) <= 1:
+            return [send(t) for t in transactions]
+        return list(_writers().map(send, transactions))
 
     def plan_group(self, index: int, group: Sequence[Outcome], images: Mapping[str, UsageRecord],
                    state: BatchState, result: BatchResult) -> list[Chunk]:
