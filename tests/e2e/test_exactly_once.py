@@ -179,6 +179,44 @@ def test_a_crash_between_two_transactions_loses_nothing(flow: Flow, monkeypatch:
     assert_exact(flow)
 
 
+def test_a_steps_transactions_go_out_at_once_and_one_failing_loses_nothing(flow: Flow,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a rate function whose batch writes several independent transactions per step (two accounts, small
+    # transactions), where the first two must be in flight together and one of them dies
+    import threading
+
+    from functions.rate import handler as rate
+    from infra.rating_repo import RatingRepository
+
+    together = threading.Barrier(2, timeout=30)  # broken (and the batch failed) unless two are sent at once
+    seen = {"transactions": 0, "met": 0}
+    lock = threading.Lock()
+    real = RatingRepository.transact
+
+    def concurrent_then_crash(self: RatingRepository, items: list[dict[str, Any]]) -> None:
+        with lock:
+            seen["transactions"] += 1
+            mine = seen["transactions"]
+        if mine <= 2:
+            together.wait()
+            with lock:
+                seen["met"] += 1
+        if mine == 1:
+            raise ConnectionError("one writer died while the other wrote")
+        real(self, items)
+
+    plan_with_two_accounts(flow)
+    monkeypatch.setattr(RatingRepository, "transact", concurrent_then_crash)
+    monkeypatch.setattr("infra.rating_repo.MAX_TRANSACTION_ITEMS", 9)  # one group's chunk fills a transaction
+    poller = rate_poller(rate.handler)
+    # WHEN the usage is rated, and the failed batch delivered again
+    usage_of_both(flow)
+    poller.drain()
+    # THEN the two first transactions met, one failed, and everything counted exactly once in the end
+    assert seen["met"] == 2 and seen["transactions"] >= 3
+    assert_exact(flow)
+
+
 def test_two_consumers_rating_the_same_records_at_once_count_each_once(flow: Flow) -> None:
     # GIVEN two consumers of the same stream running concurrently (threads), as with duplicate deliveries
     from functions.rate import handler as rate
