@@ -84,12 +84,32 @@ def add_months(dt: datetime, months: int, anchor_day: int | None = None) -> date
     return dt.replace(year=year, month=month, day=day)
 
 
+#: the last period found per billing schedule: periods partition time, so one that contains ``at`` is the answer
+#: (rating asks for the same few periods thousands of times a batch); bounded, and safe to share between threads
+_LAST_PERIOD: dict[tuple[datetime, int, PeriodUnit, int | None], Period] = {}
+_LAST_PERIOD_MAX = 10_000
+
+
 def billing_period(
     start_date: datetime, term: int, unit: PeriodUnit, billing_day_of_month: int | None, at: datetime
 ) -> Period:
     """The billing period that contains ``at``."""
-    start, first_full, months, anchor_day = _anchor(start_date, term, unit, billing_day_of_month)
     at = as_utc(at)
+    schedule = (start_date, term, unit, billing_day_of_month)
+    last = _LAST_PERIOD.get(schedule)
+    if last is not None and last.start <= at < last.end:
+        return last
+    period = _billing_period(start_date, term, unit, billing_day_of_month, at)
+    if len(_LAST_PERIOD) >= _LAST_PERIOD_MAX:
+        _LAST_PERIOD.clear()
+    _LAST_PERIOD[schedule] = period
+    return period
+
+
+def _billing_period(
+    start_date: datetime, term: int, unit: PeriodUnit, billing_day_of_month: int | None, at: datetime
+) -> Period:
+    start, first_full, months, anchor_day = _anchor(start_date, term, unit, billing_day_of_month)
     if at < start:
         raise DomainError(ErrorCode.INVALID_RANGE, f"{at.isoformat()} is before the billing start {start.isoformat()}")
     if at < first_full:

@@ -130,3 +130,20 @@ def test_every_instant_after_the_start_falls_in_exactly_one_contiguous_period(st
     assert billing_period(start, term, unit, day, period.end).start == period.end
     if period.start > start.replace(hour=0, minute=0, second=0, microsecond=0):
         assert billing_period(start, term, unit, day, period.start - timedelta(microseconds=1)).end == period.start
+
+
+def test_remembered_periods_answer_as_the_computation_does() -> None:
+    # GIVEN instants in random order over three years, for schedules of monthly, quarterly and yearly terms
+    import random
+
+    from core import periods as p
+
+    rng = random.Random(11)
+    start = datetime(2026, 1, 31, 15, tzinfo=UTC)
+    instants = [start + timedelta(hours=rng.randint(0, 3 * 365 * 24)) for _ in range(2_000)]
+    schedules = [(1, p.PeriodUnit.MONTH, None), (3, p.PeriodUnit.MONTH, 30), (1, p.PeriodUnit.YEAR, 1)]
+    # WHEN each is asked for (the answer remembered per schedule) THEN each equals the period computed afresh
+    for at in instants:
+        for term, unit, day in schedules:
+            found = p.billing_period(start, term, unit, day, at)
+            assert found == p._billing_period(start, term, unit, day, at) and found.start <= at < found.end
