@@ -95,6 +95,43 @@ def poller(clients: Clients, table: str, handler: Any, **options: Any) -> Stream
 # --- event shape and order -------------------------------------------------------------------------------------
 
 
+def test_records_read_raw_are_what_the_parsed_response_would_give_and_other_calls_are_untouched(
+    clients: Clients, table: str
+) -> None:
+    # GIVEN an item of every attribute type, inserted then changed
+    from infra.local.streams import to_lambda_record
+
+    item = {"pk": {"S": "t"}, "n": {"N": "1.50"}, "flag": {"BOOL": True}, "none": {"NULL": True},
+            "list": {"L": [{"S": "x"}, {"N": "2"}]}, "map": {"M": {"k": {"S": "v"}}}, "set": {"SS": ["a", "b"]},
+            "nums": {"NS": ["1", "2"]}}
+    clients.dynamodb.put_item(TableName=table, Item=item)
+    clients.dynamodb.put_item(TableName=table, Item={**item, "n": {"N": "2"}})
+    # WHEN a poller delivers them (reading raw) and the same client is asked for the records directly
+    recorder = Recorder()
+    running = poller(clients, table, recorder, batching_window_s=0)
+    running.drain()
+    arn = clients.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = clients.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = clients.streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    parsed = clients.streams.get_records(ShardIterator=iterator)
+    # THEN the direct call still gets botocore's parsed records, and the poller delivered the same events
+    assert "RawRecords" not in parsed and len(parsed["Records"]) == 2
+    expected = [to_lambda_record(r, stream_arn=arn, region=running.region) for r in parsed["Records"]]
+
+    def comparable(record: Event) -> Event:  # set members come in no fixed order
+        def value(v: dict[str, Any]) -> Any:
+            return sorted(v.get("SS") or v.get("NS") or []) or v
+
+        images = {k: {name: value(v) for name, v in image.items()}
+                  for k, image in record["dynamodb"].items() if k in ("NewImage", "OldImage")}
+        return {**record, "dynamodb": {**record["dynamodb"], **images}}
+
+    assert [comparable(r) for r in recorder.records] == [comparable(r) for r in expected]
+
+
+
+
 def test_poller_delivers_inserts_modifies_and_removes_in_order_in_lambda_event_shape(
     clients: Clients, table: str
 ) -> None:
