@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -60,7 +59,7 @@ from core.wallets import BucketChange, CreditCounter, LedgerEntryType, WalletRef
 from infra import keys
 from infra.accounts_repo import AccountsRepository, cancellation_codes, is_cancelled
 from infra.catalog_repo import CatalogRepository
-from infra.dynamo import CLIENT_CONFIG, dynamodb_client
+from infra.dynamo import CLIENT_CONFIG, cached_client, dynamodb_client
 from infra.settings import get_settings
 from infra.summaries_repo import SummariesRepository, SummaryRef
 from infra.usage_repo import UsageRepository, record_from_item
@@ -96,17 +95,14 @@ def is_cancelled_error(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and is_cancelled(exc)
 
 
-@lru_cache(maxsize=4)
-def _writer(region: str, endpoint: str | None) -> Any:
-    config = CLIENT_CONFIG.merge(Config(parameter_validation=False))
-    return boto3.session.Session().client("dynamodb", region_name=region, endpoint_url=endpoint, config=config)
+_WRITER_CONFIG = CLIENT_CONFIG.merge(Config(parameter_validation=False))
 
 
 def writer_client() -> Any:
     """The client rating's transactions go through: without client-side parameter validation, which costs more
     than anything else in building a 100-item transaction (DynamoDB validates the request anyway)."""
     settings = get_settings()
-    return _writer(settings.region, settings.dynamodb_endpoint)
+    return cached_client("dynamodb", settings.region, settings.dynamodb_endpoint, _WRITER_CONFIG)
 
 
 # ---------------------------------------------------------------------------------------------- catalog snapshot
