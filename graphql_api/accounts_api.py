@@ -1,7 +1,5 @@
 """Accounts and subscriptions: ``account(externalId)`` and ``createSubscription``; parse, call one function, map."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal

@@ -1,17 +1,14 @@
 """Catalog queries and manual-configuration mutations: parse, call the service, map the result."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 
 from core import catalog as c
-from core.catalog_service import CatalogService
 from core.errors import DomainError, ErrorCode
 from core.rating.model import AdjustmentType as _AdjustmentType
 from core.rating.model import TierMode as _TierMode
@@ -44,6 +41,9 @@ from graphql_api.types.enums import (
 )
 from infra.keys import grant_id, new_ulid, pur_id, rate_entry_id
 
+if TYPE_CHECKING:
+    from core.catalog_service import CatalogService
+
 R = TypeVar("R")
 UNSET: Any = strawberry.UNSET
 AnyPolicy = t.PolicyRecord
@@ -62,7 +62,7 @@ def changes_of(data: object, *names: str, rename: dict[str, str] | None = None) 
     return {rename.get(n, n): getattr(data, n) for n in names if getattr(data, n) is not UNSET}
 
 
-async def mutate(info: Info, action: Callable[[CatalogService], R], wrap: Callable[[R], Any]) -> Payload[Any]:
+async def mutate(info: Info, action: "Callable[[CatalogService], R]", wrap: Callable[[R], Any]) -> Payload[Any]:
     try:
         record = await asyncio.to_thread(action, info.context.catalog_service)
     except DomainError as exc:
@@ -70,7 +70,7 @@ async def mutate(info: Info, action: Callable[[CatalogService], R], wrap: Callab
     return Payload(record=wrap(record))
 
 
-async def remove(info: Info, action: Callable[[CatalogService], Any], deleted_id: strawberry.ID) -> DeletePayload:
+async def remove(info: Info, action: "Callable[[CatalogService], Any]", deleted_id: strawberry.ID) -> DeletePayload:
     try:
         await asyncio.to_thread(action, info.context.catalog_service)
     except DomainError as exc:
@@ -361,7 +361,7 @@ def ids_to_keys(changes: dict[str, Any], **kinds: str) -> dict[str, Any]:
     return changes
 
 
-def upsert_policy_link(svc: CatalogService, kind: type[Any], key: str, record: Any, status: Any) -> Any:
+def upsert_policy_link(svc: "CatalogService", kind: type[Any], key: str, record: Any, status: Any) -> Any:
     """Create the link record if absent, else replace its pointers (status rules apply)."""
     current = svc.store.get(kind, key)
     if current is None:
@@ -427,7 +427,7 @@ class CatalogQuery:
 
 
 # ---------------------------------------------------------------------------------------------- mutations
-def pur_view(svc: CatalogService, pur: c.ProductUsageResource) -> t.ProductUsageResource:
+def pur_view(svc: "CatalogService", pur: c.ProductUsageResource) -> t.ProductUsageResource:
     return t.ProductUsageResource.from_domain(pur, svc.store.grants_of_pur(pur.product_code, pur.id),
                                               svc.store.get(c.ProductResourcePolicy, pur.id))
 
@@ -477,7 +477,7 @@ class CatalogMutation:
     # ---- resources and products
     @strawberry.mutation(permission_classes=[CanConfigure])
     async def create_usage_resource(self, info: Info, input: CreateUsageResourceInput) -> Payload[t.UsageResource]:
-        def create(s: CatalogService) -> c.UsageResource:
+        def create(s: "CatalogService") -> c.UsageResource:
             cls = s.require(c.UnitOfMeasureClass, input.unit_of_measure_class_code, "unitOfMeasureClassCode")
             return s.create(c.UsageResource(
                 input.code, input.name, input.category, cls.code, input.default_unit_code or cls.default_unit_code,
@@ -522,7 +522,7 @@ class CatalogMutation:
                                             ) -> Payload[t.ProductUsageResource]:
         changes = changes_of(input, "effective_from", "effective_to", "is_optional", "token_resource_code", "status")
 
-        def update(s: CatalogService) -> t.ProductUsageResource:
+        def update(s: "CatalogService") -> t.ProductUsageResource:
             return pur_view(s, s.update(c.ProductUsageResource, key_of(input.id, "ProductUsageResource"), changes))
         return await mutate(info, update, lambda v: v)
 
@@ -534,7 +534,7 @@ class CatalogMutation:
     @strawberry.mutation(permission_classes=[CanConfigure])
     async def create_product_usage_grant(self, info: Info, input: CreateProductUsageGrantInput
                                          ) -> Payload[t.ProductUsageGrant]:
-        def create(s: CatalogService) -> c.ProductUsageGrant:
+        def create(s: "CatalogService") -> c.ProductUsageGrant:
             pur = s.require(c.ProductUsageResource, key_of(input.product_usage_resource_id, "ProductUsageResource"),
                             "productUsageResourceId")
             resource = s.require(c.UsageResource, pur.resource_code)
@@ -594,7 +594,7 @@ class CatalogMutation:
                          description="Create or change a product-resource policy (overrides the resource's).")
     async def set_product_resource_policy(self, info: Info, input: ProductResourcePolicyInput
                                           ) -> Payload[t.ProductResourcePolicy]:
-        def upsert(s: CatalogService) -> c.ProductResourcePolicy:
+        def upsert(s: "CatalogService") -> c.ProductResourcePolicy:
             pur = s.require(c.ProductUsageResource,
                             key_of(input.product_usage_resource_id, "ProductUsageResource"), "productUsageResourceId")
             record = c.ProductResourcePolicy(pur.product_code, pur.id, policy_set(input.policies))
@@ -638,7 +638,7 @@ class CatalogMutation:
 
     @strawberry.mutation(permission_classes=[CanConfigure])
     async def create_rate_card_entry(self, info: Info, input: CreateRateCardEntryInput) -> Payload[t.RateCardEntry]:
-        def create(s: CatalogService) -> c.RateCardEntry:
+        def create(s: "CatalogService") -> c.RateCardEntry:
             card = s.require(c.RateCard, key_of(input.rate_card_id, "RateCard"), "rateCardId")
             return s.create(c.RateCardEntry(
                 rate_entry_id(card.id, new_ulid()), card.id, input.resource_code, input.product_code, input.rate,
@@ -662,7 +662,7 @@ class CatalogMutation:
     @strawberry.mutation(permission_classes=[CanConfigure], description="Add a tier to a DRAFT rate card entry.")
     async def create_rate_tier(self, info: Info, rate_card_entry_id: strawberry.ID,
                                input: RateTierInput) -> Payload[t.RateCardEntry]:
-        def add(s: CatalogService) -> c.RateCardEntry:
+        def add(s: "CatalogService") -> c.RateCardEntry:
             key = key_of(rate_card_entry_id, "RateCardEntry")
             entry = s.require(c.RateCardEntry, key, "rateCardEntryId")
             tiers = sorted([*entry.tiers, input.to_domain()], key=lambda tier: tier.lower_bound)
@@ -678,7 +678,7 @@ class CatalogMutation:
         return await remove(info, lambda s: _replace_tier(s, id, None), id)
 
 
-def _replace_tier(s: CatalogService, tier_id: str, new: c.RateTier | None) -> c.RateCardEntry:
+def _replace_tier(s: "CatalogService", tier_id: str, new: c.RateTier | None) -> c.RateCardEntry:
     entry_key, _, lower = key_of(tier_id, "RateTier").rpartition("|")
     entry = s.require(c.RateCardEntry, entry_key, "id")
     if not any(str(tier.lower_bound) == lower for tier in entry.tiers):

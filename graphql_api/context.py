@@ -1,22 +1,28 @@
-"""The typed context built for every request: who calls, and fresh repositories and DataLoaders."""
+"""The typed context built for every request: who calls, and fresh repositories and DataLoaders.
+
+The repositories, services and loaders are imported by the property that builds them, so a cold start imports
+only those its first request uses (the schema never needs them).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as StrawberryInfo
 
 from core.auth import Principal
-from core.catalog_service import CatalogService
-from core.ingestion import Ingestion
-from graphql_api.loaders import CatalogLoaders
-from infra.accounts_repo import AccountsRepository
-from infra.catalog_repo import CatalogRepository
-from infra.summaries_repo import SummariesRepository
-from infra.usage_repo import UsageRepository, usage_ingestion
-from infra.wallets_repo import WalletsRepository
+
+if TYPE_CHECKING:
+    from core.catalog_service import CatalogService
+    from core.ingestion import Ingestion
+    from graphql_api.loaders import CatalogLoaders
+    from infra.accounts_repo import AccountsRepository
+    from infra.catalog_repo import CatalogRepository
+    from infra.summaries_repo import SummariesRepository
+    from infra.usage_repo import UsageRepository
+    from infra.wallets_repo import WalletsRepository
 
 
 @dataclass
@@ -33,34 +39,50 @@ class Context:
 
     @cached_property
     def catalog(self) -> CatalogRepository:
+        from infra.catalog_repo import CatalogRepository
+
         return CatalogRepository(self.tenant)
 
     @cached_property
     def catalog_service(self) -> CatalogService:
+        from core.catalog_service import CatalogService
+
         return CatalogService(self.catalog)
 
     @cached_property
     def loaders(self) -> CatalogLoaders:
+        from graphql_api.loaders import CatalogLoaders
+
         return CatalogLoaders(self.catalog)
 
     @cached_property
     def accounts(self) -> AccountsRepository:
+        from infra.accounts_repo import AccountsRepository
+
         return AccountsRepository(self.tenant)
 
     @cached_property
     def wallets(self) -> WalletsRepository:
+        from infra.wallets_repo import WalletsRepository
+
         return WalletsRepository(self.tenant, accounts=self.accounts)
 
     @cached_property
     def summaries(self) -> SummariesRepository:
+        from infra.summaries_repo import SummariesRepository
+
         return SummariesRepository(self.tenant)
 
     @cached_property
     def usage(self) -> UsageRepository:
+        from infra.usage_repo import UsageRepository
+
         return UsageRepository(self.tenant)
 
     @cached_property
     def usage_ingestion(self) -> Ingestion:
+        from infra.usage_repo import usage_ingestion
+
         return usage_ingestion(self.tenant, catalog=self.catalog, records=self.usage)
 
 

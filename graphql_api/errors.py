@@ -1,7 +1,5 @@
 """The one place where domain errors become GraphQL: typed results for expected failures, masked otherwise."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 

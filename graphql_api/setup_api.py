@@ -1,22 +1,14 @@
 """Guided setup, the product validator and activation (DOMAIN §1.1–1.3): parse, call core + infra, map results."""
 
-from __future__ import annotations
-
 import asyncio
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from core import catalog as c
-from core.activation import plan_activation
-from core.errors import DomainError, ErrorCode, NotFound
-from core.guided_setup import GuidedGrant, GuidedResource, GuidedSetup, NewResource, plan_setup
+from core.errors import DomainError, ErrorCode
 from core.rating.model import TierMode as _TierMode
-from core.validation import ProductValidation as DomainValidation
-from core.validation import Window, validate
-from core.validation.findings import Finding, Severity, ref
 from graphql_api.catalog_api import RateTierInput
 from graphql_api.context import Info
 from graphql_api.errors import UserError, user_errors
@@ -33,8 +25,9 @@ from graphql_api.types.enums import (
     ValidityUnit,
 )
 from graphql_api.types.validation import ProductValidation, RecordRef
-from infra.activation_repo import ChainReader, ChainWriter, StorageIds
-from infra.catalog_repo import CatalogRepository
+
+if TYPE_CHECKING:
+    from core.guided_setup import GuidedGrant, GuidedResource, GuidedSetup, NewResource
 
 MAX_PRODUCTS_PER_VALIDATION = 10
 
@@ -49,7 +42,9 @@ class NewUsageResourceInput:
     token_resource_code: str | None = None
     tokens_per_unit: DecimalScalar | None = None  # type: ignore[valid-type]
 
-    def to_domain(self) -> NewResource:
+    def to_domain(self) -> "NewResource":
+        from core.guided_setup import NewResource
+
         return NewResource(self.name, self.unit_of_measure_class_code, c.ResourceCategory(self.category),
                            self.default_unit_code, self.token_resource_code, self.tokens_per_unit)
 
@@ -66,7 +61,9 @@ class GuidedGrantInput:
     maximum_rollover_count: int | None = None
     drawdown_order: DrawdownOrder | None = None  # type: ignore[valid-type]
 
-    def to_domain(self) -> GuidedGrant:
+    def to_domain(self) -> "GuidedGrant":
+        from core.guided_setup import GuidedGrant
+
         return GuidedGrant(self.quantity, c.ValidityUnit(self.validity_unit), self.unit_code, self.validity_term,
                            self.refresh_every, c.PeriodUnit(self.refresh_unit) if self.refresh_unit else None,
                            self.rollover, self.maximum_rollover_count,
@@ -85,7 +82,9 @@ class GuidedResourceInput:
     tier_mode: TierMode | None = None  # type: ignore[valid-type]
     tiers: list[RateTierInput] | None = None
 
-    def to_domain(self) -> GuidedResource:
+    def to_domain(self) -> "GuidedResource":
+        from core.guided_setup import GuidedResource
+
         return GuidedResource(
             self.resource_code, self.effective_from, self.effective_to,
             self.new_resource.to_domain() if self.new_resource else None,
@@ -100,7 +99,9 @@ class ConfigureUsageProductInput:
     resources: list[GuidedResourceInput]
     product_name: str | None = None
 
-    def to_domain(self) -> GuidedSetup:
+    def to_domain(self) -> "GuidedSetup":
+        from core.guided_setup import GuidedSetup
+
         return GuidedSetup(self.product_code, c.UsageModelType(self.usage_model_type),
                            tuple(r.to_domain() for r in self.resources), self.product_name)
 
@@ -127,58 +128,6 @@ class ActivateUsageProductPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@dataclass
-class Activation:
-    product: c.Product
-    activated: list[c.CatalogRecord] = field(default_factory=list)
-    completed_interrupted: bool = False
-    validation: DomainValidation | None = None
-
-
-def validations(repo: CatalogRepository, codes: list[str], window: Window) -> list[DomainValidation]:
-    reader = ChainReader(repo)
-    results = []
-    for code in dict.fromkeys(codes):
-        snapshot = reader.snapshot(code)
-        if snapshot is None:
-            results.append(DomainValidation(code, errors=(Finding(
-                "PRODUCT_EXISTS", ErrorCode.NOT_FOUND, Severity.ERROR, f"product '{code}' does not exist", ()),)))
-        else:
-            results.append(validate(snapshot, window))
-    return results
-
-
-def configure(repo: CatalogRepository, setup: GuidedSetup) -> tuple[c.Product, list[RecordRef], list[RecordRef]]:
-    writer = ChainWriter(repo)
-    writer.roll_back_setup(setup.product_code)  # what an interrupted earlier setup left behind
-    plan = plan_setup(setup, ChainReader(repo).setup_catalog(setup), StorageIds())
-    writer.create(plan)
-    return (plan.product, [RecordRef.from_domain(ref(r)) for r in plan.records],
-            [RecordRef.from_domain(ref(p)) for p in plan.reused_policies])
-
-
-def activate(repo: CatalogRepository, product_code: str, run_validator: bool) -> Activation:
-    writer = ChainWriter(repo)
-    reader = ChainReader(repo)
-    completed = writer.complete_activation(product_code, reader)
-    if completed is not None:
-        product = repo.get(c.Product, product_code)
-        if product is None:
-            raise NotFound("Product", product_code, "productCode")
-        return Activation(product, completed, completed_interrupted=True)
-    writer.roll_back_setup(product_code)
-    snapshot = reader.snapshot(product_code)
-    if snapshot is None:
-        raise NotFound("Product", product_code, "productCode")
-    result = validate(snapshot) if run_validator else None
-    if result is not None and not result.valid:
-        return Activation(snapshot.product, validation=result)
-    plan = plan_activation(snapshot)
-    activated = writer.activate(plan)
-    product = next((r for r in activated if isinstance(r, c.Product)), snapshot.product)
-    return Activation(product, activated, validation=result)
-
-
 # ---------------------------------------------------------------------------------------------- root types
 @strawberry.type
 class SetupQuery:
@@ -195,7 +144,10 @@ class SetupQuery:
         end: datetime | None = to
         if start is not None and end is not None and end <= start:
             raise DomainError(ErrorCode.INVALID_RANGE, "to must be after from", "to")
-        found = await asyncio.to_thread(validations, info.context.catalog, product_codes, Window(start, end))
+        from graphql_api import setup_ops  # the validator, planners and chain repository: on first use
+
+        found = await asyncio.to_thread(setup_ops.validations, info.context.catalog, product_codes,
+                                        setup_ops.Window(start, end))
         return [ProductValidation.from_domain(v) for v in found]
 
 
@@ -205,8 +157,11 @@ class SetupMutation:
                          description="Guided setup of an ANCHOR or PACK product in one call, all records DRAFT.")
     async def configure_usage_product(self, info: Info,
                                       input: ConfigureUsageProductInput) -> ConfigureUsageProductPayload:
+        from graphql_api import setup_ops
+
         try:
-            product, created, reused = await asyncio.to_thread(configure, info.context.catalog, input.to_domain())
+            product, created, reused = await asyncio.to_thread(setup_ops.configure, info.context.catalog,
+                                                               input.to_domain())
         except DomainError as exc:
             return ConfigureUsageProductPayload(errors=user_errors(exc))
         return ConfigureUsageProductPayload(record=t.Product.from_domain(product), created=created, reused=reused)
@@ -216,8 +171,11 @@ class SetupMutation:
                                      "record of its chain, all or nothing.")
     async def activate_usage_product(self, info: Info, product_code: str,
                                      validate: bool | None = True) -> ActivateUsageProductPayload:
+        from graphql_api import setup_ops
+
         try:
-            result = await asyncio.to_thread(activate, info.context.catalog, product_code, validate is not False)
+            result = await asyncio.to_thread(setup_ops.activate, info.context.catalog, product_code,
+                                             validate is not False)
         except DomainError as exc:
             return ActivateUsageProductPayload(errors=user_errors(exc))
         checked = ProductValidation.from_domain(result.validation) if result.validation else None
@@ -229,7 +187,7 @@ class SetupMutation:
                 message=f"the validator found {count} error(s), e.g. {first}; fix them or pass validate: false")])
         return ActivateUsageProductPayload(
             record=t.Product.from_domain(result.product), validation=checked,
-            activated=[RecordRef.from_domain(ref(r)) for r in result.activated],
+            activated=[RecordRef.from_domain(setup_ops.ref(r)) for r in result.activated],
             completed_interrupted=result.completed_interrupted)
 
 

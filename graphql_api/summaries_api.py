@@ -1,8 +1,6 @@
 """Usage summaries: ``usageSummary(id)`` (``Account.usageSummaries`` and ``UsageRecord.summary`` live on those
 types and call ``graphql_api.types.summaries``)."""
 
-from __future__ import annotations
-
 import strawberry
 
 from graphql_api.context import Info

@@ -5,16 +5,13 @@ Parse, call one ``core.ingestion.Ingestion`` method in a thread, map the result.
 always the key's.
 """
 
-from __future__ import annotations
-
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from core.errors import DomainError, ErrorCode
-from core.usage_validation import INPUT_NAMES, UsageInput
 from graphql_api.context import Info
 from graphql_api.ids import from_global_id
 from graphql_api.permissions import CanRead, CanRecordUsage
@@ -29,6 +26,9 @@ from graphql_api.types.usage import (
     UsageRecord,
     UsageStatus,
 )
+
+if TYPE_CHECKING:
+    from core.usage_validation import UsageInput
 
 UNSET: Any = strawberry.UNSET
 
@@ -49,7 +49,9 @@ class UsageRecordInput:
     matching_attribute: str | None = None
     dimensions: JSON | None = None
 
-    def to_input(self) -> UsageInput:
+    def to_input(self) -> "UsageInput":
+        from core.usage_validation import INPUT_NAMES, UsageInput  # validation runs with ingestion, not at import
+
         return UsageInput(**{name: getattr(self, name) for name in INPUT_NAMES})
 
 
@@ -70,6 +72,8 @@ class UsageAmendmentInput:
     reason: str | None = None
 
     def changes(self) -> dict[str, Any]:
+        from core.usage_validation import INPUT_NAMES
+
         return {name: getattr(self, name) for name in INPUT_NAMES
                 if name != "idempotency_key" and getattr(self, name) is not UNSET}
 

@@ -1,11 +1,9 @@
 """GraphQL types of accounts, subscriptions and wallets, built ``from_domain``; nesting resolves through the
 request's repositories (one Query per account, two per wallet)."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -23,7 +21,9 @@ from graphql_api.types.common import Connection, connection, decode_cursor, page
 from graphql_api.types.enums import PeriodUnit
 from graphql_api.types.summaries import UsageSummary, account_summaries
 from graphql_api.types.usage import UsageRecord, UsageStatus, account_usage_records
-from infra.wallets_repo import WalletView
+
+if TYPE_CHECKING:
+    from infra.wallets_repo import WalletView
 
 BindingTarget = strawberry.enum(s.BindingTarget, description="Whose wallet a subscription's grants fill.")
 BucketSource = strawberry.enum(_BucketSource)
@@ -45,7 +45,7 @@ class LedgerEntry:
     summary_id: str | None
 
     @classmethod
-    def from_domain(cls, wallet_id: str, line: w.LedgerLine) -> LedgerEntry:
+    def from_domain(cls, wallet_id: str, line: w.LedgerLine) -> "LedgerEntry":
         return cls(id=to_global_id("LedgerEntry", f"{wallet_id}#{line.key}"), type=line.type,
                    bucket_id=bucket_global_id(wallet_id, line.bucket_id), quantity=normalize_quantity(line.quantity),
                    opening_balance=normalize_quantity(line.opening), closing_balance=normalize_quantity(line.closing),
@@ -72,7 +72,7 @@ class GrantBucket:
     subscription_external_id: str | None
 
     @classmethod
-    def from_domain(cls, wallet: w.WalletRef, b: BucketState) -> GrantBucket:
+    def from_domain(cls, wallet: w.WalletRef, b: BucketState) -> "GrantBucket":
         grant = wallet.grant_of(b.id)
         return cls(id=bucket_global_id(wallet.id, b.id), source=b.source,
                    granted_quantity=normalize_quantity(b.granted), balance=normalize_quantity(b.balance),
@@ -88,10 +88,10 @@ class Wallet:
     binding_target: str = strawberry.field(description="SUBSCRIPTION:{externalId} or ACCOUNT:{externalId}")
     balance: DecimalScalar  # type: ignore[valid-type]
     as_of: DateTime  # type: ignore[valid-type]
-    _view: strawberry.Private[WalletView]
+    _view: strawberry.Private["WalletView"]
 
     @classmethod
-    def from_domain(cls, view: WalletView) -> Wallet:
+    def from_domain(cls, view: "WalletView") -> "Wallet":
         return cls(id=to_global_id("Wallet", view.wallet.id), binding_target=view.wallet.owner,
                    balance=normalize_quantity(view.balance.balance), as_of=view.balance.as_of, _view=view)
 
@@ -139,7 +139,7 @@ class Subscription:
     resource_codes: list[str]
 
     @classmethod
-    def from_domain(cls, sub: s.Subscription) -> Subscription:
+    def from_domain(cls, sub: s.Subscription) -> "Subscription":
         return cls(id=to_global_id("Subscription", sub.external_id), external_id=sub.external_id,
                    account_external_id=sub.account_external_id, product_code=sub.product_code,
                    quantity=normalize_quantity(sub.quantity), start_date=sub.start_date, end_date=sub.end_date,
@@ -154,7 +154,7 @@ class Subscription:
         return Product.from_domain(graph.product) if graph else None
 
     @strawberry.field
-    async def account(self, info: Info) -> Account | None:
+    async def account(self, info: Info) -> "Account | None":
         account = await asyncio.to_thread(info.context.accounts.get, self.account_external_id)
         return Account.from_domain(account) if account else None
 
@@ -168,7 +168,7 @@ class Account:
     _record: strawberry.Private[s.Account]
 
     @classmethod
-    def from_domain(cls, account: s.Account) -> Account:
+    def from_domain(cls, account: s.Account) -> "Account":
         return cls(id=to_global_id("Account", account.external_id), external_id=account.external_id,
                    name=account.name, created_at=account.created_at, _record=account)
 

@@ -1,14 +1,11 @@
 """GraphQL types of the catalog, separate from storage rows: each is built ``from_domain`` and resolves its
 nesting through the request's DataLoaders."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import strawberry
 
 from core import catalog as c
-from core.policies import resolve
 from graphql_api.context import Info
 from graphql_api.ids import to_global_id
 from graphql_api.scalars import DateTime
@@ -46,7 +43,7 @@ class UnitOfMeasure:
     class_code: str
 
     @classmethod
-    def from_domain(cls, u: c.UnitOfMeasure) -> UnitOfMeasure:
+    def from_domain(cls, u: c.UnitOfMeasure) -> "UnitOfMeasure":
         return cls(id=to_global_id("UnitOfMeasure", u.unit_code), unit_code=u.unit_code, name=u.name,
                    conversion_factor=u.conversion_factor, decimal_places=u.decimal_places, sequence=u.sequence,
                    status=u.status, class_code=u.class_code)
@@ -75,7 +72,7 @@ class UnitOfMeasureClass:
     _record: strawberry.Private[c.UnitOfMeasureClass]
 
     @classmethod
-    def from_domain(cls, k: c.UnitOfMeasureClass) -> UnitOfMeasureClass:
+    def from_domain(cls, k: c.UnitOfMeasureClass) -> "UnitOfMeasureClass":
         return cls(id=to_global_id("UnitOfMeasureClass", k.code), code=k.code, name=k.name, type=k.type,
                    status=k.status, _record=k)
 
@@ -104,7 +101,7 @@ class UsageResource:
     _record: strawberry.Private[c.UsageResource]
 
     @classmethod
-    def from_domain(cls, r: c.UsageResource) -> UsageResource:
+    def from_domain(cls, r: c.UsageResource) -> "UsageResource":
         return cls(id=to_global_id("UsageResource", r.code), code=r.code, name=r.name, category=r.category,
                    tokens_per_unit=r.tokens_per_unit, status=r.status, _record=r)
 
@@ -118,7 +115,7 @@ class UsageResource:
         return await required_unit(info, self._record.default_unit_code)
 
     @strawberry.field
-    async def token_resource(self, info: Info) -> UsageResource | None:
+    async def token_resource(self, info: Info) -> "UsageResource | None":
         return await resource_by_code(info, self._record.token_resource_code)
 
     @strawberry.field
@@ -126,7 +123,7 @@ class UsageResource:
         return self._record.usage_definition_product_code
 
     @strawberry.field
-    async def policy(self, info: Info) -> ResourcePolicy | None:
+    async def policy(self, info: Info) -> "ResourcePolicy | None":
         rp = await info.context.loaders.resource_policy.load(self.code)
         return ResourcePolicy.from_domain(rp) if rp else None
 
@@ -245,7 +242,7 @@ class ResourcePolicy:
     policies: PolicyLinks
 
     @classmethod
-    def from_domain(cls, rp: c.ResourcePolicy) -> ResourcePolicy:
+    def from_domain(cls, rp: c.ResourcePolicy) -> "ResourcePolicy":
         return cls(id=to_global_id("ResourcePolicy", rp.resource_code), resource_code=rp.resource_code,
                    status=rp.status, policies=PolicyLinks(_set=rp.policies))
 
@@ -257,7 +254,7 @@ class ProductResourcePolicy:
     policies: PolicyLinks
 
     @classmethod
-    def from_domain(cls, prp: c.ProductResourcePolicy) -> ProductResourcePolicy:
+    def from_domain(cls, prp: c.ProductResourcePolicy) -> "ProductResourcePolicy":
         return cls(id=to_global_id("ProductResourcePolicy", prp.pur_id), status=prp.status,
                    policies=PolicyLinks(_set=prp.policies))
 
@@ -271,7 +268,7 @@ class GrantBindingPolicy:
     status: RecordStatus  # type: ignore[valid-type]
 
     @classmethod
-    def from_domain(cls, b: c.GrantBindingPolicy) -> GrantBindingPolicy:
+    def from_domain(cls, b: c.GrantBindingPolicy) -> "GrantBindingPolicy":
         return cls(id=to_global_id("GrantBindingPolicy", b.product_code), product_code=b.product_code,
                    binding=b.binding, target=b.target, status=b.status)
 
@@ -311,7 +308,7 @@ class RateCardEntry:
     _record: strawberry.Private[c.RateCardEntry]
 
     @classmethod
-    def from_domain(cls, e: c.RateCardEntry) -> RateCardEntry:
+    def from_domain(cls, e: c.RateCardEntry) -> "RateCardEntry":
         tiers = [RateTier(id=to_global_id("RateTier", f"{e.id}|{t.lower_bound}"), lower_bound=t.lower_bound,
                           upper_bound=t.upper_bound, adjustment_type=t.adjustment_type,
                           adjustment_value=t.adjustment_value, flat_fee=t.flat_fee) for t in e.tiers]
@@ -324,7 +321,7 @@ class RateCardEntry:
         return await required_unit(info, self._record.rate_unit_code)
 
     @strawberry.field
-    async def rate_card(self, info: Info) -> RateCard | None:
+    async def rate_card(self, info: Info) -> "RateCard | None":
         card = (await info.context.loaders.rate_cards()).get(self._record.rate_card_id)
         return RateCard.from_domain(card) if card else None
 
@@ -340,7 +337,7 @@ class RateCard:
     _record: strawberry.Private[c.RateCard]
 
     @classmethod
-    def from_domain(cls, card: c.RateCard) -> RateCard:
+    def from_domain(cls, card: c.RateCard) -> "RateCard":
         return cls(id=to_global_id("RateCard", card.id), name=card.name, type=card.type,
                    effective_from=card.effective_from, effective_to=card.effective_to, status=card.status,
                    _record=card)
@@ -366,7 +363,7 @@ class ProductUsageGrant:
     _record: strawberry.Private[c.ProductUsageGrant]
 
     @classmethod
-    def from_domain(cls, g: c.ProductUsageGrant) -> ProductUsageGrant:
+    def from_domain(cls, g: c.ProductUsageGrant) -> "ProductUsageGrant":
         return cls(id=to_global_id("ProductUsageGrant", g.id), type=g.type, quantity=g.quantity,
                    validity_term=g.validity_term, validity_unit=g.validity_unit, effective_from=g.effective_from,
                    effective_to=g.effective_to, drawdown_order=g.drawdown_order, status=g.status, _record=g)
@@ -397,7 +394,7 @@ class ProductUsageResource:
 
     @classmethod
     def from_domain(cls, pur: c.ProductUsageResource, grants: list[c.ProductUsageGrant],
-                    policy: c.ProductResourcePolicy | None) -> ProductUsageResource:
+                    policy: c.ProductResourcePolicy | None) -> "ProductUsageResource":
         return cls(id=to_global_id("ProductUsageResource", pur.id), effective_from=pur.effective_from,
                    effective_to=pur.effective_to, is_optional=pur.is_optional, status=pur.status, _record=pur,
                    _grants=grants, _policy=policy)
@@ -437,6 +434,8 @@ class ProductUsageResource:
     @strawberry.field
     async def effective_policy(self, info: Info) -> EffectivePolicy:
         """The product-resource override for each policy kind, else the resource's default, else the system's."""
+        from core.policies import resolve
+
         resource_policy = await info.context.loaders.resource_policy.load(self._record.resource_code)
         policies = await info.context.loaders.policies()
         eff = resolve(self._policy.policies if self._policy else None,
@@ -455,7 +454,7 @@ class Product:
     status: RecordStatus  # type: ignore[valid-type]
 
     @classmethod
-    def from_domain(cls, p: c.Product) -> Product:
+    def from_domain(cls, p: c.Product) -> "Product":
         return cls(id=to_global_id("Product", p.code), code=p.code, name=p.name,
                    usage_model_type=p.usage_model_type, status=p.status)
 

@@ -1,7 +1,5 @@
 """Relay-style connections and the shared payload shapes."""
 
-from __future__ import annotations
-
 import base64
 from typing import Generic, TypeVar
 

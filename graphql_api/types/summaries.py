@@ -1,8 +1,6 @@
 """GraphQL type of usage summaries (API.md ``UsageSummary``), built ``from_domain``, and the resolvers that
 ``Account.usageSummaries`` and ``UsageRecord.summary`` delegate to."""
 
-from __future__ import annotations
-
 import asyncio
 from datetime import datetime
 from decimal import Decimal
@@ -67,7 +65,7 @@ class UsageSummary:
     _record: strawberry.Private[s.UsageSummary]
 
     @classmethod
-    def from_domain(cls, summary: s.UsageSummary) -> UsageSummary:
+    def from_domain(cls, summary: s.UsageSummary) -> "UsageSummary":
         q = normalize_quantity
         return cls(
             id=summary_global_id(summary.account_external_id, summary.id),

@@ -1,17 +1,14 @@
 """GraphQL types of usage records and of ingestion's answers, built ``from_domain``; the resolver that
 ``Account.usageRecords`` delegates to."""
 
-from __future__ import annotations
-
 import asyncio
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
 from core import usage as u
 from core.errors import DomainError, ErrorCode, ErrorDetail
-from core.ingestion import MAX_RECORDS, Correction, IngestResult, RequeueResult
 from graphql_api.context import Info
 from graphql_api.ids import to_global_id
 from graphql_api.scalars import DateTime
@@ -19,6 +16,9 @@ from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import UnitOfMeasure, UsageResource, resource_by_code, unit_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
 from graphql_api.types.summaries import UsageSummary, summary_of
+
+if TYPE_CHECKING:
+    from core.ingestion import Correction, IngestResult, RequeueResult
 
 UsageStatus = strawberry.enum(u.UsageStatus, description="NEW → PROCESSED, or ERROR / WARNING_UNRATED.")
 IngestOutcome = strawberry.enum(u.IngestOutcome)
@@ -42,11 +42,11 @@ class UsageInputError:
     field: str | None = None
 
     @classmethod
-    def of(cls, detail: ErrorDetail) -> UsageInputError:
+    def of(cls, detail: ErrorDetail) -> "UsageInputError":
         return cls(code=detail.code, message=detail.message, field=detail.field)
 
     @classmethod
-    def all_of(cls, exc: DomainError) -> list[UsageInputError]:
+    def all_of(cls, exc: DomainError) -> "list[UsageInputError]":
         return [cls.of(d) for d in exc.all_details()]
 
 
@@ -86,7 +86,7 @@ class UsageRecord:
     _record: strawberry.Private[u.UsageRecord]
 
     @classmethod
-    def from_domain(cls, r: u.UsageRecord) -> UsageRecord:
+    def from_domain(cls, r: u.UsageRecord) -> "UsageRecord":
         return cls(
             id=usage_global_id(r.id), idempotency_key=r.idempotency_key, status=r.status, error_code=r.error_code,
             error_message=r.error_message, account_external_id=r.account_external_id,
@@ -133,7 +133,7 @@ class UsageRecordResult:
     errors: list[UsageInputError]
 
     @classmethod
-    def from_domain(cls, result: IngestResult) -> UsageRecordResult:
+    def from_domain(cls, result: "IngestResult") -> "UsageRecordResult":
         return cls(index=result.index, idempotency_key=result.idempotency_key, outcome=result.outcome,
                    usage_record=UsageRecord.from_domain(result.record) if result.record else None,
                    errors=[UsageInputError.of(e) for e in result.errors])
@@ -149,7 +149,7 @@ class RecordUsagePayload:
     errors: list[UsageInputError]
 
     @classmethod
-    def from_results(cls, results: list[IngestResult]) -> RecordUsagePayload:
+    def from_results(cls, results: "list[IngestResult]") -> "RecordUsagePayload":
         counts = {outcome: 0 for outcome in u.IngestOutcome}
         for result in results:
             counts[result.outcome] += 1
@@ -158,7 +158,7 @@ class RecordUsagePayload:
                    results=[UsageRecordResult.from_domain(r) for r in results], errors=[])
 
     @classmethod
-    def refused(cls, exc: DomainError) -> RecordUsagePayload:
+    def refused(cls, exc: DomainError) -> "RecordUsagePayload":
         return cls(accepted=0, duplicates=0, rejected=0, results=[], errors=UsageInputError.all_of(exc))
 
 
@@ -169,7 +169,7 @@ class SetUsageStatusPayload:
     errors: list[UsageInputError]
 
     @classmethod
-    def from_results(cls, results: list[RequeueResult]) -> SetUsageStatusPayload:
+    def from_results(cls, results: "list[RequeueResult]") -> "SetUsageStatusPayload":
         return cls(records=[UsageRecord.from_domain(r.record) for r in results if r.record and not r.errors],
                    errors=[UsageInputError.of(e) for r in results for e in r.errors])
 
@@ -181,7 +181,7 @@ class UsageCorrectionPayload:
     errors: list[UsageInputError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def from_domain(cls, result: Correction) -> UsageCorrectionPayload:
+    def from_domain(cls, result: "Correction") -> "UsageCorrectionPayload":
         return cls(original=UsageRecord.from_domain(result.original),
                    correction=UsageRecord.from_domain(result.correction))
 
@@ -190,6 +190,8 @@ async def account_usage_records(info: Info, account_external_id: str, status: u.
                                 resource_code: str | None, first: int | None, after: str | None
                                 ) -> Connection[UsageRecord]:
     """``Account.usageRecords``: the account's records, newest start first (one Query on gsi1)."""
+    from core.ingestion import MAX_RECORDS  # with ingestion, which the schema does not need
+
     size = page_size(first, cap=MAX_RECORDS)
     cursor = decode_cursor(after)
     if cursor is not None and "#" not in cursor:

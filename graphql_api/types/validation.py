@@ -1,11 +1,13 @@
 """GraphQL types of the product validator and of guided setup / activation results."""
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
 import strawberry
 
-from core.validation import findings as f
 from graphql_api.ids import to_global_id
+
+if TYPE_CHECKING:
+    from core.validation import findings as f
 
 
 @strawberry.type(description="A catalog record a finding or result names: its type, opaque id and a readable name.")
@@ -15,7 +17,7 @@ class RecordRef:
     name: str
 
     @classmethod
-    def from_domain(cls, ref: f.RecordRef) -> RecordRef:
+    def from_domain(cls, ref: "f.RecordRef") -> "RecordRef":
         return cls(object_type=ref.object_type, id=to_global_id(ref.object_type, ref.key), name=ref.name)
 
 
@@ -27,7 +29,7 @@ class ValidationFinding:
     records: list[RecordRef]
 
     @classmethod
-    def from_domain(cls, finding: f.Finding) -> ValidationFinding:
+    def from_domain(cls, finding: "f.Finding") -> "ValidationFinding":
         return cls(rule=finding.rule, code=finding.code, message=finding.message,
                    records=[RecordRef.from_domain(r) for r in finding.records])
 
@@ -40,7 +42,7 @@ class ProductValidation:
     warnings: list[ValidationFinding]
 
     @classmethod
-    def from_domain(cls, result: f.ProductValidation) -> ProductValidation:
+    def from_domain(cls, result: "f.ProductValidation") -> "ProductValidation":
         return cls(product_code=result.product_code, valid=result.valid,
                    errors=[ValidationFinding.from_domain(x) for x in result.errors],
                    warnings=[ValidationFinding.from_domain(x) for x in result.warnings])
