@@ -91,7 +91,7 @@ def _writers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="rating-writer")
 
 
-def is_cancelled_error(exc: BaseException) -> bool:
+def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and is_cancelled(exc)
 
 
@@ -452,29 +452,27 @@ class RatingRepository:
             failed: set[int] = set()
             transactions = pack(ready)
             errors = self._transact_all(transactions)
-            unexpected = next((e for e in errors if e is not None and not is_cancelled_error(e)), None)
+            unexpected = next((e for e in errors if e is not None and not _is_cancellation(e)), None)
             for transaction, exc in zip(transactions, errors, strict=True):
-                if exc is not None and unexpected is None:
-                    assert isinstance(exc, ClientError)
-                    codes = iter(cancellation_codes(exc))
+                if exc is None:
+                    written.extend(o for chunk in transaction for o in chunk.outcomes)
                     for chunk in transaction:
-                        mine = [next(codes, "None") for _ in chunk.items]
-                        done = {which for (what, which), code in zip(chunk.kinds, mine, strict=True)
-                                if what == "record" and code == "ConditionalCheckFailed"}
-                        already.extend(sorted(done))
-                        plan = plans[chunk.group]
-                        retry |= {o.record_id for later in plan[step:] for o in later.outcomes} - done
-                        failed.add(chunk.group)
-                    self._forget(transaction)
-                    logger.info("transaction cancelled %s: %d records processed already, %d to retry",
-                                sorted(set(cancellation_codes(exc))), len(already), len(retry))
+                        self._remember(chunk.counters_after, chunk.summaries_after)
                     continue
-                if exc is not None:
-                    self._forget(transaction)
-                    continue
-                written.extend(o for chunk in transaction for o in chunk.outcomes)
+                self._forget(transaction)
+                if unexpected is not None:
+                    continue  # the whole batch fails below and comes again
+                codes = iter(cancellation_codes(exc))  # type: ignore[arg-type]  # a cancellation: a ClientError
                 for chunk in transaction:
-                    self._remember(chunk.counters_after, chunk.summaries_after)
+                    mine = [next(codes, "None") for _ in chunk.items]
+                    done = {which for (what, which), code in zip(chunk.kinds, mine, strict=True)
+                            if what == "record" and code == "ConditionalCheckFailed"}
+                    already.extend(sorted(done))
+                    plan = plans[chunk.group]
+                    retry |= {o.record_id for later in plan[step:] for o in later.outcomes} - done
+                    failed.add(chunk.group)
+                logger.info("transaction cancelled %s: %d records processed already, %d to retry",
+                            sorted(set(cancellation_codes(exc))), len(already), len(retry))  # type: ignore[arg-type]
             if unexpected is not None:
                 raise unexpected  # what the others wrote stands; the batch comes again and finds it written
             step += 1

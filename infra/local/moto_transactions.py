@@ -75,6 +75,10 @@ def _parse_parameters(self: DynamoHandler, request: Any) -> None:
     _generic_parse(self, request)
 
 
+_EMPTY_KEY = ("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an "
+              "empty string value. Key: {}")
+
+
 def _validate_and_transact(self: DynamoHandler) -> ActionResult:
     """moto's request validation of a TransactWriteItems (the same checks, in the same order), with each
     expression parsed once per process rather than once per item: a batch repeats the same few expressions, and
@@ -85,18 +89,17 @@ def _validate_and_transact(self: DynamoHandler) -> ActionResult:
         names = op.get("ExpressionAttributeNames", {})
         used = list(_condition_names(op.get("ConditionExpression"), json.dumps(names, sort_keys=True),
                                      json.dumps(op.get("ExpressionAttributeValues", {}), sort_keys=True)))
-        for kind, custom in (("Put", None), ("Update", "One or more parameter values are not valid. The "
-                             "AttributeValue for a key attribute cannot contain an empty string value. Key: {}")):
-            if kind in item:
-                if item[kind].get("ExpressionAttributeValues") == {}:
-                    raise ExpressionAttributeValuesEmpty
-                table = self.dynamodb_backend.get_table(item[kind]["TableName"])
-                attrs = item[kind]["Item" if kind == "Put" else "Key"]
-                if custom is None:
-                    validate_put_has_empty_keys(attrs, table)
-                else:
-                    validate_put_has_empty_keys(attrs, table, custom_error_msg=custom)
-                    used += _update_names(item[kind]["UpdateExpression"])
+        for kind in ("Put", "Update"):
+            if kind not in item:
+                continue
+            if item[kind].get("ExpressionAttributeValues") == {}:
+                raise ExpressionAttributeValuesEmpty
+            table = self.dynamodb_backend.get_table(item[kind]["TableName"])
+            if kind == "Put":
+                validate_put_has_empty_keys(item[kind]["Item"], table)
+            else:
+                validate_put_has_empty_keys(item[kind]["Key"], table, custom_error_msg=_EMPTY_KEY)
+                used += _update_names(item[kind]["UpdateExpression"])
         validate_attributes_used(names, used, validation_error_prefix=False)
     self.dynamodb_backend.transact_write_items(transact_items)
     return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
