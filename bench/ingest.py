@@ -9,7 +9,7 @@ are context):
 - raw items/s of 10,000 items of the same shape written with BatchWriteItem (25 a call, unconditional, on as
   many threads as ingestion uses) — the floor of what storing them costs;
 - the ratio (target ≥ 0.5), and DynamoDB item writes per record (botocore ``before-parameter-build`` hooks on the
-  client: every Put of a TransactWriteItems or BatchWriteItem counts) — 1.0 is one write per record;
+  clients: every Put of a TransactWriteItems or BatchWriteItem counts) — 1.0 is one write per record;
 - rows/s of a bulk file (``functions.ingest``: CSV read line by line, same code path, report written).
   ``INGEST_BENCH_FILE_ROWS`` sets its size (default 5,000; ``INGEST_BENCH_FILE_ROWS=100000`` is the 100,000-row
   run of the issue).
@@ -38,13 +38,14 @@ RECORD = """mutation($records: [UsageRecordInput!]!) { recordUsage(records: $rec
 
 
 class WriteCounter:
-    """DynamoDB requests and item writes of one client, from botocore's before-parameter-build event."""
+    """DynamoDB requests and item writes of some clients, from botocore's before-parameter-build event."""
 
-    def __init__(self, client: Any):
-        self.client = client
+    def __init__(self, *clients: Any):
+        self.clients = clients
         self.requests: Counter[str] = Counter()
         self.items = 0
-        client.meta.events.register("before-parameter-build.dynamodb", self._count)
+        for client in clients:
+            client.meta.events.register("before-parameter-build.dynamodb", self._count)
 
     def _count(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.requests[model.name] += 1
@@ -60,7 +61,8 @@ class WriteCounter:
         self.items = 0
 
     def close(self) -> None:
-        self.client.meta.events.unregister("before-parameter-build.dynamodb", self._count)
+        for client in self.clients:
+            client.meta.events.unregister("before-parameter-build.dynamodb", self._count)
 
 
 def _unit() -> Any:
@@ -148,7 +150,7 @@ def _interleaved(app: Any, key: str, counter: WriteCounter, tenant: str) -> tupl
             payload = body["data"]["recordUsage"]
             if payload["accepted"] != len(batch):
                 raise RuntimeError(f"expected every record ACCEPTED: {payload['errors'] or payload['rejected']}")
-            raw_s += _raw_write(counter.client, table, raw[number * CALL_SIZE:(number + 1) * CALL_SIZE])
+            raw_s += _raw_write(counter.clients[0], table, raw[number * CALL_SIZE:(number + 1) * CALL_SIZE])
     return api_s, raw_s, writes
 
 
@@ -184,14 +186,14 @@ def run() -> None:
     from graphql_api.app import create_app
     from infra.apikeys import create_key
     from infra.bootstrap import bootstrap_tenant
-    from infra.dynamo import dynamodb_client
+    from infra.dynamo import bulk_writer_client, dynamodb_client
 
     tenant = f"bench-ingest-{uuid.uuid4().hex[:8]}"
     bootstrap_tenant(tenant)
     _catalog(tenant)
     key = create_key(tenant, {Role.PARTNER}, "bench-ingest")
     client = dynamodb_client()
-    counter = WriteCounter(client)
+    counter = WriteCounter(client, bulk_writer_client())  # reads and the gate; the inserts
     gate_time: list[float] = []
     make_gate = infra.usage_repo.period_gate
 

@@ -157,6 +157,8 @@ class Visibility:
         self.lock = threading.Lock()
 
     def wrap(self, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+        from infra.usage_repo import record_from_item
+
         def timed(event: dict[str, Any], context: Any) -> Any:
             started = time.perf_counter()
             response = handler(event, context)
@@ -166,7 +168,7 @@ class Visibility:
                 self.busy += done - started
                 for record in event["Records"]:
                     if record["dynamodb"]["SequenceNumber"] not in failed:
-                        key = record["dynamodb"]["NewImage"]["idempotency_key"]["S"]
+                        key = record_from_item(record["dynamodb"]["NewImage"]).idempotency_key
                         self.visible.setdefault(key, done)
             return response
         timed.__name__ = getattr(handler, "__name__", "handler")

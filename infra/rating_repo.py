@@ -35,7 +35,6 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core.catalog import (
@@ -59,8 +58,7 @@ from core.wallets import BucketChange, CreditCounter, LedgerEntryType, WalletRef
 from infra import keys
 from infra.accounts_repo import AccountsRepository, cancellation_codes, is_cancelled
 from infra.catalog_repo import CatalogRepository
-from infra.dynamo import CLIENT_CONFIG, cached_client, dynamodb_client
-from infra.settings import get_settings
+from infra.dynamo import bulk_writer_client, dynamodb_client
 from infra.summaries_repo import SummariesRepository, SummaryRef
 from infra.usage_repo import UsageRepository, record_from_item
 from infra.wallets_repo import WalletsRepository
@@ -95,14 +93,10 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and is_cancelled(exc)
 
 
-_WRITER_CONFIG = CLIENT_CONFIG.merge(Config(parameter_validation=False))
-
-
 def writer_client() -> Any:
-    """The client rating's transactions go through: without client-side parameter validation, which costs more
-    than anything else in building a 100-item transaction (DynamoDB validates the request anyway)."""
-    settings = get_settings()
-    return cached_client("dynamodb", settings.region, settings.dynamodb_endpoint, _WRITER_CONFIG)
+    """The client rating's transactions go through (``infra.dynamo.bulk_writer_client``: no client-side
+    parameter validation)."""
+    return bulk_writer_client()
 
 
 # ---------------------------------------------------------------------------------------------- catalog snapshot

@@ -24,7 +24,7 @@ import pytest
 from core.usage import usage_record_id
 from functions.ingest import handler as ingest
 from functions.ingest.__main__ import main as ingest_command
-from infra.dynamo import dynamodb_client
+from infra.dynamo import bulk_writer_client
 from infra.local.streams import LocalLambdaContext
 from infra.settings import get_settings
 from infra.usage_repo import UsageRepository
@@ -203,7 +203,7 @@ def test_a_large_file_is_streamed_and_written_in_batches(s3: Any, tenant_catalog
     key = f"incoming/{tenant}/big.csv"
     etag = put(s3, key, body)
     watched = WatchedS3(s3)
-    dynamodb = dynamodb_client()
+    dynamodb = bulk_writer_client()  # the client usage inserts go through
     writes: list[tuple[int, int]] = []  # (items in the call, body bytes read when it was made)
 
     def count(params: dict[str, Any], **_: Any) -> None:

@@ -3,6 +3,7 @@ tenants, corrections, setUsageStatus, listing, the PERIOD_CLOSED gate, and the s
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -345,11 +346,15 @@ def test_the_stored_item_and_its_stream_image_decode_to_the_record(catalog: Any)
     assert record is not None
     # THEN the INSERT's NewImage decodes to the same record (what rating reads from the stream)
     [insert] = [e for e in stream_events(api.tenant) if e["eventName"] == "INSERT"
-                and e["dynamodb"]["NewImage"]["idempotency_key"]["S"] == "img"]
+                and e["dynamodb"]["Keys"]["pk"]["S"].endswith(f"#U#{record.id}")]
     image = insert["dynamodb"]["NewImage"]
     assert record_from_item(image) == record
-    assert image["quantity"] == {"S": "0.000001"} and image["status"] == {"S": "NEW"}
-    assert image["attempt"] == {"N": "0"} and image["start_time"] == {"S": "2026-07-01T10:00:00.000000Z"}
+    # AND the item is compact: what is filtered or conditioned on stands alone, the rest is one JSON attribute
+    assert image["status"] == {"S": "NEW"} and image["attempt"] == {"N": "0"}
+    assert image["tenant"] == {"S": api.tenant} and image["resource_code"] == {"S": "DATA"}
+    body = json.loads(image["body"]["S"])
+    assert body["quantity"] == "0.000001" and body["start_time"] == "2026-07-01T10:00:00.000000Z"
+    assert body["idempotency_key"] == "img" and "rated" not in image and "voided" not in image
     assert record.dimensions == {"region": "eu", "cores": 4, "ratio": "0.25"}
     assert (record.subscription_external_id, record.matching_attribute) == ("sub-9", "m1")
 

@@ -1,0 +1,58 @@
+"""Usage items on the store: rating's update replaces what it owns and nothing else, on the compact layout and on
+items of the older one (infra/usage_repo.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from core.usage import SummaryBooking, UsageStatus
+from infra.dynamo import dynamodb_client
+from infra.usage_repo import UsageRepository
+from tests.unit.test_usage_item import AT, legacy_item, new_record
+
+
+def test_rating_sets_and_clears_only_its_own_attributes(tenant: str) -> None:
+    repo = UsageRepository(tenant)
+    record = dataclasses.replace(new_record(tenant=tenant), dimensions={"region": "eu"})
+    assert repo.insert_new([record]) == {}
+    # WHEN rating stores its outcome
+    rated = dataclasses.replace(
+        record, status=UsageStatus.PROCESSED, quantity_in_default_unit=Decimal(3000), debited_quantity=Decimal(3000),
+        overage_quantity=Decimal(0), rated_amount=Decimal(0), currency="USD", summary_id="S1", wallet_id="W1",
+        processed_at=AT, debits=(("B1", Decimal(3000)),),
+        bookings=(SummaryBooking("S1", Decimal(3000), Decimal(3000), Decimal(0), Decimal(0), 1),))
+    repo.client.transact_write_items(TransactItems=[repo.rated_update(rated, attempt=0)])
+    # THEN the record reads back as rated; ingestion's fields are untouched
+    assert repo.get(record.id) == rated
+    # AND a replayed update (the record is no longer NEW) is refused, changing nothing
+    again = dataclasses.replace(rated, rated_amount=Decimal(99))
+    cancelled = False
+    try:
+        repo.client.transact_write_items(TransactItems=[repo.rated_update(again, attempt=0)])
+    except repo.client.exceptions.TransactionCanceledException:
+        cancelled = True
+    assert cancelled and repo.get(record.id) == rated
+    # WHEN it is sent back to NEW and rating fails it this time
+    [requeued] = repo.requeue([rated]).values()
+    assert requeued is not None and requeued.status is UsageStatus.NEW and requeued.attempt == 1
+    failed = dataclasses.replace(new_record(tenant=tenant), dimensions={"region": "eu"}, attempt=1,
+                                 status=UsageStatus.ERROR, error_code="NO_SUBSCRIPTION", error_message="none")
+    repo.client.transact_write_items(TransactItems=[repo.rated_update(failed, attempt=1)])
+    # THEN what it rated before is gone with it
+    assert repo.get(record.id) == failed
+    item = dynamodb_client().get_item(TableName=repo.table, Key=repo.key(record.id))["Item"]
+    assert "rated" not in item and item["error_code"] == {"S": "NO_SUBSCRIPTION"}
+
+
+def test_an_item_of_the_older_layout_is_rated_and_read_like_a_new_one(tenant: str) -> None:
+    repo = UsageRepository(tenant)
+    record = new_record(tenant=tenant)
+    dynamodb_client().put_item(TableName=repo.table, Item=legacy_item(record))
+    assert repo.get(record.id) == record
+    rated = dataclasses.replace(record, status=UsageStatus.PROCESSED, rated_amount=Decimal("1.5"), currency="USD",
+                                processed_at=AT)
+    repo.client.transact_write_items(TransactItems=[repo.rated_update(rated, attempt=0)])
+    assert repo.get(record.id) == rated
+    page, more = repo.account_page(record.account_external_id, 10)
+    assert [r for _, r in page] == [rated] and not more
