@@ -31,6 +31,7 @@ EVENTS = 10_000
 ACCOUNTS = 50
 CALL_SIZE = 1_000
 RAW_ITEMS = 10_000
+RAW_WARMUP = 2_000
 SPREAD_EVENTS = 1_000  # the variant with distinct timestamps
 TARGET_WRITES = 3.0
 TARGET_RATIO = 0.25
@@ -128,7 +129,8 @@ def stored_usage_items(client: Any, table: str, tenant: str, count: int = 200) -
 
 def raw_items_per_second(client: Any, shapes: list[dict[str, Any]] | None = None) -> float:
     """BatchWriteItem of RAW_ITEMS items (25 a call, one thread) into a scratch table: by default usage-sized
-    items of one 400-byte attribute; with ``shapes``, copies of those items (new keys)."""
+    items of one 400-byte attribute; with ``shapes``, copies of those items (new keys). RAW_WARMUP items go first,
+    untimed: DynamoDB Local is a JVM, and its first thousands of writes run before the JIT has compiled them."""
     table = f"bench-raw-{uuid.uuid4().hex[:8]}"
     client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
@@ -136,13 +138,18 @@ def raw_items_per_second(client: Any, shapes: list[dict[str, Any]] | None = None
                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                               {"AttributeName": "sk", "AttributeType": "S"}])
     filler = "x" * 400  # about the size of a stored usage record
+
+    def write(first: int, last: int) -> None:
+        for k in range(first, last, 25):
+            request = {table: [{"PutRequest": {"Item": {
+                **(shapes[i % len(shapes)] if shapes else {"data": {"S": filler}}),
+                "pk": {"S": f"T#bench#U#{i}"}, "sk": {"S": "U"}}}} for i in range(k, min(k + 25, last))]}
+            while request:
+                request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+    write(RAW_ITEMS, RAW_ITEMS + RAW_WARMUP)
     started = time.perf_counter()
-    for k in range(0, RAW_ITEMS, 25):
-        request = {table: [{"PutRequest": {"Item": {**(shapes[i % len(shapes)] if shapes else {"data": {"S": filler}}),
-                                                      "pk": {"S": f"T#bench#U#{i}"}, "sk": {"S": "U"}}}}
-                           for i in range(k, min(k + 25, RAW_ITEMS))]}
-        while request:
-            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+    write(0, RAW_ITEMS)
     elapsed = time.perf_counter() - started
     client.delete_table(TableName=table)
     return RAW_ITEMS / elapsed
