@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -46,47 +47,59 @@ def from_iso(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-@cache
-def _hints(cls: Any) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def decode(cls: type[T], data: dict[str, Any]) -> T:
-    hints = _hints(cls)  # type: ignore[arg-type]
-    kwargs = {f.name: _decode_value(hints[f.name], data[f.name])
-              for f in dataclasses.fields(cls) if f.name in data}  # type: ignore[arg-type]
-    return cls(**kwargs)
+    """The record ``encode`` made ``data`` of; a field missing from ``data`` takes its default."""
+    return cls(**{name: convert(data[name]) for name, convert in _converters(cls)  # type: ignore[arg-type]
+                if name in data})
 
 
-def _decode_value(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+@cache
+def _converters(cls: Any) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Per field of a record class, the function that turns its encoded value back: worked out from the field's
+    type once per class, not for every value read."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    """The function that decodes a stored value of type ``tp``: None stays None, anything else as ``_typed``
+    says (Decimals from their text, datetimes from ISO text, enums by value, records field by field)."""
+    inner = _typed(tp)
+    if inner is _same:
+        return _same
+    return lambda value: None if value is None else inner(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _typed(tp: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _decode_value(inner[0], value)
+    if origin in (typing.Union, types.UnionType):  # X | None: None is taken care of by the caller
+        return _typed([a for a in typing.get_args(tp) if a is not type(None)][0])
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:  # tuple[X, ...]
-            return tuple(_decode_value(args[0], v) for v in value)
-        return tuple(_decode_value(t, v) for t, v in zip(args, value, strict=True))  # tuple[X, Y]
+            each = _converter(args[0])
+            return lambda value: tuple(each(v) for v in value)
+        parts = tuple(_converter(t) for t in args)  # tuple[X, Y]
+        return lambda value: tuple(convert(v) for convert, v in zip(parts, value, strict=True))
     if origin is list:
-        return [_decode_value(typing.get_args(tp)[0], v) for v in value]
+        each = _converter(typing.get_args(tp)[0])
+        return lambda value: [each(v) for v in value]
     if origin is dict:
-        return dict(value)
-    if tp is Any:
-        return value
-    if isinstance(tp, type):
-        if issubclass(tp, Enum):
-            return tp(value)
-        if tp is Decimal:
-            return Decimal(str(value))
-        if tp is datetime:
-            return from_iso(value)
-        if tp is bool:
-            return bool(value)
-        if tp is int:
-            return int(value)
-        if dataclasses.is_dataclass(tp):
-            return decode(tp, value)
-    return value
+        return dict
+    if tp is Any or not isinstance(tp, type):
+        return _same
+    if issubclass(tp, Enum):
+        return tp
+    if tp is Decimal:
+        return lambda value: Decimal(value if isinstance(value, str) else str(value))
+    if tp is datetime:
+        return from_iso
+    if tp in (bool, int):
+        return tp
+    if dataclasses.is_dataclass(tp):
+        return lambda value: decode(tp, value)
+    return _same

@@ -170,10 +170,9 @@ def record_from_plain(image: Mapping[str, Any]) -> UsageRecord:
         for name in RATED_BODY:
             data.pop(name, None)
         data.update(json.loads(image["rated"]))
-    record = decode(UsageRecord, data)
-    if record.dimensions:
-        record = dataclasses.replace(record, dimensions={k: _dimension(v) for k, v in record.dimensions.items()})
-    return record
+    if data.get("dimensions"):
+        data["dimensions"] = {k: _dimension(v) for k, v in data["dimensions"].items()}
+    return decode(UsageRecord, data)
 
 
 def record_from_item(item: Mapping[str, Any]) -> UsageRecord:
