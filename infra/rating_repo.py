@@ -93,12 +93,6 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and is_cancelled(exc)
 
 
-def writer_client() -> Any:
-    """The client rating's transactions go through (``infra.dynamo.bulk_writer_client``: no client-side
-    parameter validation)."""
-    return bulk_writer_client()
-
-
 # ---------------------------------------------------------------------------------------------- catalog snapshot
 def catalog_view(catalog: CatalogRepository, product_codes: Iterable[str], resource_codes: Iterable[str]
                  ) -> CatalogView:
@@ -288,7 +282,7 @@ class RatingRepository:
             self._transact(items)
             return
         # the token makes the SDK's retry of a transaction whose response was lost a no-op success
-        client = self._client or writer_client()
+        client = self._client or bulk_writer_client()  # no client-side validation
         client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
 
     # ------------------------------------------------------------------------------------------ the batch
