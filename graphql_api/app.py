@@ -11,12 +11,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
 from core.auth import Principal
 from graphql_api.context import Context
+from graphql_api.ide import ASSETS_PATH, graphiql_assets, graphiql_page
 from graphql_api.schema import schema
 from infra.apikeys import authenticate
 from infra.dynamo import dynamodb_client
@@ -45,6 +46,10 @@ class KeyCache:
 class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any = None) -> Context:
         return Context(principal=request.scope.get("principal"), request=request, response=response)
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """Our GraphiQL page: its files are served by this app (no CDN) and it signs requests in with a key."""
+        return HTMLResponse(graphiql_page())
 
 
 def bearer(request: Request) -> str | None:
@@ -96,4 +101,5 @@ def create_app() -> Starlette:
     return Starlette(routes=[
         Route("/graphql", Authenticated(graphql, KeyCache(), settings.max_body_bytes), methods=["GET", "POST"]),
         Route("/health", health, methods=["GET"]),
+        Mount(ASSETS_PATH, graphiql_assets()),
     ])

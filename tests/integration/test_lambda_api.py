@@ -57,3 +57,28 @@ def test_lambda_handler_health(store_endpoint: str) -> None:
     event["requestContext"]["http"].update(method="GET", path="/health")
     response = invoke(event)
     assert response["statusCode"] == 200 and body_of(response) == {"status": "ok"}
+
+
+def get_event(path: str, accept: str) -> dict[str, Any]:
+    event = load_event("http_api_graphql")
+    event.update(rawPath=path, rawQueryString="", body=None, isBase64Encoded=False)
+    event["headers"] = {"accept": accept, "host": event["headers"].get("host", "api.example.com")}
+    event["requestContext"]["http"].update(method="GET", path=path)
+    return event
+
+
+def test_lambda_handler_serves_graphiql_and_its_files_without_a_cdn(store_endpoint: str) -> None:
+    # GIVEN a browser opening /graphql on the deployed API
+    page = invoke(get_event("/graphql", "text/html,application/xhtml+xml"))
+    # THEN it gets our page, whose scripts and styles are all served by the API itself
+    assert page["statusCode"] == 200
+    html = base64.b64decode(page["body"]).decode() if page.get("isBase64Encoded") else page["body"]
+    assert "graphiql/graphiql-3.8.3.min.js" in html and "https://" not in html and "http://" not in html
+    # AND the files it names come out of the Lambda artifact (graphql_api/static)
+    script = invoke(get_event("/graphiql/sign-in.js", "*/*"))
+    assert script["statusCode"] == 200 and "javascript" in script["headers"]["content-type"]
+    body = base64.b64decode(script["body"]).decode() if script.get("isBase64Encoded") else script["body"]
+    assert "Authorization" in body
+    # AND the largest file fits in a synchronous Lambda response (6 MB)
+    largest = invoke(get_event("/graphiql/graphiql-3.8.3.min.js", "*/*"))
+    assert largest["statusCode"] == 200 and len(json.dumps(largest)) < 6 * 1024 * 1024

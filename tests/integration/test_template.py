@@ -322,10 +322,13 @@ def test_period_close_runs_on_a_schedule_and_reconciliation_on_demand() -> None:
     assert all(grants == {"DynamoDBReadPolicy"} for grants in policy_tables(FUNCTIONS["ReconcileFunction"]).values())
 
 
-def test_the_api_function_serves_graphql_and_health_on_the_http_api() -> None:
+def test_the_api_function_serves_graphql_graphiql_files_and_health_on_the_http_api() -> None:
+    from graphql_api.ide import ASSETS_PATH
+
     api = FUNCTIONS[API_FUNCTION]
     routes = {(e["Path"], e["Method"]) for e in api.events_of_type("HttpApi")}
-    assert routes == {("/graphql", "POST"), ("/graphql", "GET"), ("/health", "GET")}
+    assert routes == {("/graphql", "POST"), ("/graphql", "GET"), ("/health", "GET"),
+                      (f"{ASSETS_PATH}/{{file+}}", "GET")}
     assert api.module == "graphql_api.handler"
     assert api.properties["Timeout"] <= 30  # an HTTP API integration gives up after 30 s
 
