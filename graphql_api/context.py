@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from core.ingestion import Ingestion
     from graphql_api.loaders import CatalogLoaders
     from infra.accounts_repo import AccountsRepository
+    from infra.apikeys import ApiKeysRepository
     from infra.catalog_repo import CatalogRepository
     from infra.summaries_repo import SummariesRepository
     from infra.usage_repo import UsageRepository
@@ -72,6 +73,12 @@ class Context:
         from infra.summaries_repo import SummariesRepository
 
         return SummariesRepository(self.tenant)
+
+    @cached_property
+    def api_keys(self) -> ApiKeysRepository:
+        from infra.apikeys import ApiKeysRepository
+
+        return ApiKeysRepository(self.tenant)
 
     @cached_property
     def usage(self) -> UsageRepository:

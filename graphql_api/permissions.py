@@ -29,3 +29,7 @@ class CanRecordUsage(_Requires):
 
 class CanConfigure(_Requires):
     action = Action.CONFIGURE
+
+
+class CanManageKeys(_Requires):
+    action = Action.MANAGE_KEYS

@@ -9,6 +9,7 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
+from graphql_api.apikeys_api import ApiKeysMutation, ApiKeysQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
 from graphql_api.errors import DomainErrorCodes, UnparsedInputs, should_mask
 from graphql_api.setup_api import SetupMutation, SetupQuery
@@ -20,6 +21,8 @@ from infra.settings import get_settings
 #: Each feature contributes its root types here (one line per feature keeps merges trivial).
 QUERIES: tuple[type, ...] = (CatalogQuery, AccountsQuery, SetupQuery, SummariesQuery, UsageQuery)
 MUTATIONS: tuple[type, ...] = (CatalogMutation, AccountsMutation, SetupMutation, UsageMutation)
+QUERIES += (ApiKeysQuery,)
+MUTATIONS += (ApiKeysMutation,)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -43,7 +43,13 @@ class CatalogItem(Model):
 
 
 class ApiKeyItem(Model):
-    """An API key, stored by the SHA-256 of the key: the key itself is never stored."""
+    """An API key, stored by the SHA-256 of the key: the key itself is never stored.
+
+    Two items per key, written and revoked together in one transaction: the one every request reads
+    (``KEY#{sha256}`` / ``KEY``, with ``key_id``) and its entry in the tenant's list (``T#{tenant}#APIKEYS`` /
+    ``APIKEY#{key_id}``, kind ``ApiKeyEntry``, with ``key_hash`` to find the first one on revocation).
+    Keys made before the list existed have no ``key_id`` and no entry.
+    """
 
     class Meta:
         table_name = "usage-catalog"
@@ -58,6 +64,8 @@ class ApiKeyItem(Model):
     name = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     revoked = UnicodeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+    key_hash = UnicodeAttribute(null=True)
 
 
 CATALOG_MODELS: list[type[Model]] = [CatalogItem, ApiKeyItem]

@@ -36,6 +36,19 @@ def api_key_pk(key_hash: str) -> str:
 
 API_KEY_SK = "KEY"
 
+
+def api_keys_pk(tenant: str) -> str:
+    """The partition listing a tenant's keys (one entry per key, without its secret or hash in the key)."""
+    return f"{tenant_pk(tenant)}{SEP}APIKEYS"
+
+
+def api_key_entry_sk(key_id: str) -> str:
+    """A key's entry in its tenant's list; key ids are ULIDs, so the list reads in creation order."""
+    return f"APIKEY{SEP}{key_id}"
+
+
+API_KEY_ENTRY_PREFIX = f"APIKEY{SEP}"
+
 # ---------------------------------------------------------------------------------------------- catalog sort keys
 UOM_PREFIX = "UOM#"
 PRODUCT_PREFIX = "PROD#"
