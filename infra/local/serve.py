@@ -101,8 +101,13 @@ def write_state(stack: ExitStack) -> None:
 
 
 def main() -> int:
+    import signal
+
     import uvicorn
 
+    # SIGTERM ends serve like Ctrl-C does: uvicorn re-raises the signal once it has shut down, and this handler
+    # turns it into SystemExit, so the ExitStack below stops the pollers and trigger and removes the state file
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with ExitStack() as stack:
         start_store(stack)
         key = prepare()
