@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
+from graphql_api.error_logs import Schema
 from graphql_api.errors import DomainErrorCodes, UnparsedInputs, should_mask
 from graphql_api.setup_api import SetupMutation, SetupQuery
 from graphql_api.summaries_api import SummariesQuery
@@ -36,7 +37,7 @@ def build_schema() -> strawberry.Schema:
         DomainErrorCodes,
         MaskErrors(should_mask_error=should_mask),
     ]
-    return strawberry.Schema(
+    return Schema(  # expected errors logged on one line (graphql_api/error_logs.py)
         query=Query,
         mutation=Mutation,
         types=POLICY_TYPES,

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from core.ingestion import Ingestion
@@ -40,11 +39,12 @@ from functions.ingest.bulk import REPORT_HEADER, Totals, byte_lines, ingest_line
 from functions.ingest.rows import FileFormat
 from infra.bootstrap import connect
 from infra.files import report_key, s3_client, upload_of
+from infra.observability import logger, observed, publish
 from infra.settings import Settings
 from infra.uploads_repo import UploadsRepository
 from infra.usage_repo import usage_ingestion
 
-logger = Logger(service="usage-ingest")
+FUNCTION_NAME = "ingest"
 SPOOL_BYTES = 8 * 1024 * 1024
 _state: dict[str, Any] = {}
 
@@ -58,7 +58,7 @@ def ready() -> tuple[Settings, Any]:
     return _state["settings"], _state["s3"]
 
 
-@logger.inject_lambda_context
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, s3 = ready()
     results = []
@@ -70,7 +70,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                                 str(obj.get("eTag") or "").strip('"') or None, settings)
         logger.info("usage file", extra=result)
         results.append(result)
+    publish(FUNCTION_NAME, metrics_of(results))
     return {"objects": results}
+
+
+def metrics_of(results: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows of the files ingested now (a redelivered event counts nothing again), and the files refused."""
+    ingested = [r for r in results if r["status"] == "ingested"]
+    return {"RecordsAccepted": sum(r["accepted"] for r in ingested),
+            "RecordsDuplicated": sum(r["duplicates"] for r in ingested),
+            "RecordsRejected": sum(r["rejected"] for r in ingested),
+            "FilesIngested": len(ingested), "FilesRefused": sum(r["status"] == "refused" for r in results)}
 
 
 def process_object(s3: Any, bucket: str, key: str, etag: str | None, settings: Settings,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -51,7 +52,10 @@ def create_upload(api: Api, file_name: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.mark.e2e
-def test_a_file_put_to_the_presigned_url_is_ingested_and_reported(api: Api, files: FilesTrigger) -> None:
+def test_a_file_put_to_the_presigned_url_is_ingested_and_reported(api: Api, files: FilesTrigger,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     # GIVEN a tenant with resources to record usage against, and the files bucket `make serve` creates
     active_usage_catalog(api.tenant)
     start_files(files.settings).stop()  # creates the bucket (with its CORS rules) as serve does
@@ -71,8 +75,13 @@ def test_a_file_put_to_the_presigned_url_is_ingested_and_reported(api: Api, file
     put = httpx.put(created["url"], content=body.encode(), headers=headers, timeout=30)
     assert put.status_code == 200, put.text
     # AND the bucket's trigger delivers the ObjectCreated event to the ingest function
+    capsys.readouterr()
     [answer] = files.poll_once()
     assert answer["objects"][0]["status"] == "ingested"
+    # (and publishes the rows' outcomes as EMF metrics)
+    [metrics] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [sum(metrics[name]) for name in ("RecordsAccepted", "RecordsDuplicated", "RecordsRejected",
+                                            "FilesIngested")] == [2, 1, 1, 1]
     # THEN usageUpload shows the counts and a link to the report
     status = partner(STATUS, {"id": upload["id"]})["usageUpload"]
     assert (status["status"], status["rows"], status["accepted"], status["duplicates"], status["rejected"]) == (
