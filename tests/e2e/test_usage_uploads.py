@@ -19,6 +19,7 @@ import pytest
 
 from core.auth import Role
 from functions.ingest import handler as ingest
+from infra.files import s3_client
 from infra.local.files import FilesTrigger, start_files
 from infra.settings import get_settings, reset_settings
 from tests.builders import active_usage_catalog
@@ -59,6 +60,8 @@ def test_a_file_put_to_the_presigned_url_is_ingested_and_reported(api: Api, file
     # GIVEN a tenant with resources to record usage against, and the files bucket `make serve` creates
     active_usage_catalog(api.tenant)
     start_files(files.settings).stop()  # creates the bucket (with its CORS rules) as serve does
+    cors = s3_client(files.settings).get_bucket_cors(Bucket=files.settings.files_bucket)["CORSRules"]
+    assert {"PUT", "GET"} <= set(cors[0]["AllowedMethods"])
     partner = api.as_role(Role.PARTNER)
     # WHEN a partner asks for an upload
     created = create_upload(partner, "july usage.csv")
