@@ -3,9 +3,10 @@ standard variables template.yaml sets.
 
 - Logger: JSON lines, service ``POWERTOOLS_SERVICE_NAME``, level ``POWERTOOLS_LOG_LEVEL``, each line carrying the
   Lambda context (function, request id, cold start).
-- Tracer (X-Ray; the template turns ``Tracing: Active`` on): built at the handler's first call, not at import,
-  and not at all when tracing is off — ``POWERTOOLS_TRACE_DISABLED=true``, or outside Lambda (tests, `make serve`)
-  — because building one imports aws_xray_sdk (0.15–0.3 s of CPU). It patches botocore, so each DynamoDB and S3
+- Tracer (X-Ray; the template turns ``Tracing: Active`` on): built at the handler's first call, not at import
+  (but at import under SnapStart, whose snapshot is taken after init), and not at all when tracing is off —
+  ``POWERTOOLS_TRACE_DISABLED=true``, or outside Lambda (tests, `make serve`) — because building one imports
+  aws_xray_sdk (0.15–0.3 s of CPU). It patches botocore, so each DynamoDB and S3
   call is a subsegment. A deployment that does not read X-Ray saves that time with POWERTOOLS_TRACE_DISABLED.
 - Metrics (CloudWatch embedded metric format, printed to stdout): namespace ``POWERTOOLS_METRICS_NAMESPACE``
   (``UsageManagement`` when unset), dimensions ``service`` and ``function``; ``POWERTOOLS_METRICS_DISABLED=true``
@@ -43,17 +44,22 @@ def observed(handler: H) -> H:
     logged = logger.inject_lambda_context(handler)
     chosen: list[Callable[..., Any]] = []
 
+    def choose() -> None:
+        if tracing_on():
+            from aws_lambda_powertools import Tracer
+
+            chosen.append(Tracer().capture_lambda_handler(logged, capture_response=False))
+        else:
+            chosen.append(logged)
+
     @functools.wraps(handler)
     def observed_handler(event: Any, context: Any) -> Any:
         if not chosen:  # the first call of this container (cold start)
-            if tracing_on():
-                from aws_lambda_powertools import Tracer
-
-                chosen.append(Tracer().capture_lambda_handler(logged, capture_response=False))
-            else:
-                chosen.append(logged)
+            choose()
         return chosen[0](event, context)
 
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        choose()  # SnapStart snapshots the container after init: a Tracer built now is in the snapshot
     return observed_handler  # type: ignore[return-value]
 
 

@@ -105,7 +105,8 @@ def handler(event, context):
     logger.info("hello")
     return "ok"
 
-print(json.dumps({"answer": handler({}, Context()), "xray": "aws_xray_sdk" in sys.modules}))
+at_import = "aws_xray_sdk" in sys.modules
+print(json.dumps({"answer": handler({}, Context()), "xray": "aws_xray_sdk" in sys.modules, "at_import": at_import}))
 """
 
 
@@ -125,13 +126,18 @@ def test_the_service_name_comes_from_powertools_service_name_and_tracing_stays_o
     # THEN log lines carry that service and the Lambda context, and the X-Ray SDK was never imported
     [line] = [entry for entry in logs if entry.get("message") == "hello"]
     assert line["service"] == "billing-east" and line["function_name"] == "probe"
-    assert report == {"answer": "ok", "xray": False}
+    assert report == {"answer": "ok", "xray": False, "at_import": False}
 
 
-def test_in_lambda_the_tracer_wraps_the_handler_unless_tracing_is_disabled() -> None:
+def test_in_lambda_the_tracer_wraps_the_handler_at_its_first_call_unless_tracing_is_disabled() -> None:
     lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "probe", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}
-    assert probe(**lambda_env)[0] == {"answer": "ok", "xray": True}
-    assert probe(**lambda_env, POWERTOOLS_TRACE_DISABLED="true")[0] == {"answer": "ok", "xray": False}
+    # built at the first call (not at import) ...
+    assert probe(**lambda_env)[0] == {"answer": "ok", "xray": True, "at_import": False}
+    # ... but at import under SnapStart, whose snapshot is taken after init
+    assert probe(**lambda_env, AWS_LAMBDA_INITIALIZATION_TYPE="snap-start")[0] == {
+        "answer": "ok", "xray": True, "at_import": True}
+    assert probe(**lambda_env, POWERTOOLS_TRACE_DISABLED="true")[0] == {"answer": "ok", "xray": False,
+                                                                        "at_import": False}
 
 
 # --------------------------------------------------------------------------------------------------- API errors
