@@ -6,7 +6,8 @@ Where the records go, first match wins:
 1. the store AWS_ENDPOINT_URL_DYNAMODB names (DynamoDB Local, a moto server);
 2. a running `make serve` (found through the .cache/serve.json it writes; tenant `dev` unless --tenant says);
 3. the AWS account of the environment's credentials (--aws skips 2);
-``--embedded`` runs against a throwaway embedded store instead (a dry run that checks the file).
+``--embedded`` runs against a throwaway embedded store instead: a dry run that checks how the file reads (that
+store has no catalog, so rows naming a resource come out REJECTED as UNKNOWN_RESOURCE).
 
 Exit status: 0 every row ACCEPTED or DUPLICATE, 1 some rows REJECTED (see the report), 2 the command could not
 run (bad arguments, a missing or unsupported file, no store to write to, no credentials); errors are one line.
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="where to write the report (default: <file>.report.csv)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--aws", action="store_true", help="write to AWS even when `make serve` is running")
-    where.add_argument("--embedded", action="store_true", help="use a throwaway embedded store (dry run)")
+    where.add_argument("--embedded", action="store_true", help="a dry run against a throwaway, empty store")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     report = args.report or args.file.with_name(args.file.name + ".report.csv")
