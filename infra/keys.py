@@ -248,3 +248,14 @@ def usage_account_pk(tenant: str, account_external_id: str) -> str:
 
 def usage_account_sk(start_stamp: str, record_id: str) -> str:
     return f"{start_stamp}{SEP}{record_id}"
+
+
+# ---------------------------------------------------------------------------------------------- usage uploads
+# Usage table, beside the records it produces: pk = T#{tenant}#UPLOAD#{upload id}, sk = "UPLOAD". Written by the
+# API (createUsageUpload) and updated by the ingest function; never a NEW usage record, so no stream filter lets
+# its changes through to rating. The file itself is the object {INGEST_PREFIX}{tenant}/{upload id}/{file name}.
+UPLOAD_SK = "UPLOAD"
+
+
+def upload_pk(tenant: str, upload_id: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}UPLOAD{SEP}{upload_id}"

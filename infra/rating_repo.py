@@ -28,6 +28,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -561,12 +562,22 @@ class RatingRepository:
 
 
 # ---------------------------------------------------------------------------------------------- the stream
+@dataclass
+class StreamRating:
+    """What rating a stream batch came to: the sequence numbers of the records not rated yet (the caller reports
+    them as batch item failures), the statuses this batch wrote, and how many an earlier delivery had written."""
+
+    unfinished: set[str] = field(default_factory=set)
+    statuses: Counter[UsageStatus] = field(default_factory=Counter)
+    already: int = 0
+
+
 def rate_stream(records: Sequence[Mapping[str, Any]], now: datetime | None = None, client: Any | None = None,
-                transact: Callable[[list[dict[str, Any]]], None] | None = None) -> set[str]:
+                transact: Callable[[list[dict[str, Any]]], None] | None = None) -> StreamRating:
     """Rate the usage records of a Lambda DynamoDB Streams batch (their NEW images), tenant by tenant.
 
-    Returns the sequence numbers of the records that could not be rated yet (their wallets or summaries kept
-    changing underneath): the caller reports them as batch item failures, and the stream delivers them again.
+    Records that could not be rated yet (their wallets or summaries kept changing underneath) come back as
+    ``unfinished``: the caller reports them as batch item failures, and the stream delivers them again.
     """
     moment = now or datetime.now(UTC)
     by_tenant: dict[str, list[tuple[str, UsageRecord]]] = {}
@@ -575,12 +586,15 @@ def rate_stream(records: Sequence[Mapping[str, Any]], now: datetime | None = Non
         if image:
             record = record_from_item(image)
             by_tenant.setdefault(record.tenant, []).append((raw["dynamodb"]["SequenceNumber"], record))
-    unfinished: set[str] = set()
+    rating = StreamRating()
     for tenant, entries in by_tenant.items():
         repo = RatingRepository(tenant, UsageRepository(tenant, client), client, transact=transact)
-        failed = set(repo.rate([record for _, record in entries], moment).failed)
-        unfinished |= {sequence for sequence, record in entries if record.id in failed}
-    return unfinished
+        report = repo.rate([record for _, record in entries], moment)
+        failed = set(report.failed)
+        rating.unfinished |= {sequence for sequence, record in entries if record.id in failed}
+        rating.statuses.update(outcome.status for outcome in report.rated)
+        rating.already += len(report.already)
+    return rating
 
 
 # ---------------------------------------------------------------------------------------------- pure helpers

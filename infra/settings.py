@@ -28,6 +28,10 @@ class Settings:
     ingest_prefix: str = "incoming/"
     #: where the per-row report of {ingest_prefix}{path} is written: {report prefix}{path}.report.csv
     ingest_report_prefix: str = "reports/"
+    #: the bucket of bulk usage files: createUsageUpload presigns uploads into it (make serve creates it locally)
+    files_bucket: str = "usage-files"
+    #: S3 endpoint (AWS_ENDPOINT_URL_S3: the embedded store locally); None: AWS
+    s3_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -49,6 +53,8 @@ class Settings:
             summaries_table=e.get("SUMMARIES_TABLE", "usage-summaries"),
             ingest_prefix=e.get("INGEST_PREFIX", "incoming/"),
             ingest_report_prefix=e.get("INGEST_REPORT_PREFIX", "reports/"),
+            files_bucket=e.get("FILES_BUCKET") or "usage-files",
+            s3_endpoint=e.get("AWS_ENDPOINT_URL_S3") or None,
         )
 
 

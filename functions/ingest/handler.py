@@ -6,6 +6,10 @@ path segment — the bucket policy lets each partner write under its own prefix 
 prefix, so a report never triggers the function; keys under the report prefix are ignored anyway) with the
 source object's ETag and the totals as metadata.
 
+An object uploaded through ``createUsageUpload`` (``{INGEST_PREFIX}{tenant}/{upload id}/{name}``) also updates
+its upload (infra/uploads_repo.py): PROCESSING when the function starts on it, then COMPLETE with the totals and
+the report's key, or FAILED when the file cannot be read at all. Other objects have no upload; nothing changes.
+
 Idempotent: S3 may deliver an event twice, and Lambda retries a failed invocation. A report carrying the
 object's ETag means the object was ingested already: the event is acknowledged without reading the object.
 Otherwise the object is (re)read — exactly the version the event names (``IfMatch``) — and rows already
@@ -18,23 +22,29 @@ Environment: CATALOG_TABLE, USAGE_TABLE, INGEST_PREFIX, INGEST_REPORT_PREFIX (an
 
 from __future__ import annotations
 
+import gzip
 import io
 import tempfile
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from core.ingestion import Ingestion
+from core.uploads import UploadStatus
 from functions.ingest.bulk import REPORT_HEADER, Totals, byte_lines, ingest_lines
 from functions.ingest.rows import FileFormat
 from infra.bootstrap import connect
+from infra.files import report_key, s3_client, upload_of
+from infra.observability import logger, observed, publish
 from infra.settings import Settings
+from infra.uploads_repo import UploadsRepository
 from infra.usage_repo import usage_ingestion
 
-logger = Logger(service="usage-ingest")
+FUNCTION_NAME = "ingest"
 SPOOL_BYTES = 8 * 1024 * 1024
 _state: dict[str, Any] = {}
 
@@ -42,15 +52,13 @@ _state: dict[str, Any] = {}
 def ready() -> tuple[Settings, Any]:
     """Settings and the S3 client, once per container (cold start), never at import time."""
     if not _state:
-        import boto3
-
         settings = connect(create_tables=False)
         _state["settings"] = settings
-        _state["s3"] = boto3.session.Session().client("s3", region_name=settings.region)
+        _state["s3"] = s3_client(settings)
     return _state["settings"], _state["s3"]
 
 
-@logger.inject_lambda_context
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, s3 = ready()
     results = []
@@ -62,11 +70,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                                 str(obj.get("eTag") or "").strip('"') or None, settings)
         logger.info("usage file", extra=result)
         results.append(result)
+    publish(FUNCTION_NAME, metrics_of(results))
     return {"objects": results}
 
 
-def report_key(key: str, settings: Settings) -> str:
-    return f"{settings.ingest_report_prefix}{key.removeprefix(settings.ingest_prefix)}.report.csv"
+def metrics_of(results: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows of the files ingested now (a redelivered event counts nothing again), and the files refused."""
+    ingested = [r for r in results if r["status"] == "ingested"]
+    return {"RecordsAccepted": sum(r["accepted"] for r in ingested),
+            "RecordsDuplicated": sum(r["duplicates"] for r in ingested),
+            "RecordsRejected": sum(r["rejected"] for r in ingested),
+            "FilesIngested": len(ingested), "FilesRefused": sum(r["status"] == "refused" for r in results)}
 
 
 def process_object(s3: Any, bucket: str, key: str, etag: str | None, settings: Settings,
@@ -77,18 +91,21 @@ def process_object(s3: Any, bucket: str, key: str, etag: str | None, settings: S
         return {**base, "status": "skipped", "reason": "a report"}
     if not key.startswith(settings.ingest_prefix):
         return {**base, "status": "skipped", "reason": f"outside {settings.ingest_prefix}"}
-    target = report_key(key, settings)
+    target = report_key(settings, key)
     tenant, _, name = key.removeprefix(settings.ingest_prefix).partition("/")
+    upload = _Upload.of(key, settings)
     file_format = FileFormat.of(name)
     if not tenant or not name or file_format is None:
         problem = ("the object key must be {prefix}{tenant}/{name}" if not tenant or not name else
                    "the file type is not supported: use .csv, .jsonl or .ndjson (optionally .gz)")
         _put_report(s3, bucket, target, _refusal(problem), etag, Totals(rows=0))
+        upload.finished(UploadStatus.FAILED, target, Totals(rows=0).as_dict(), problem)
         return {**base, "status": "refused", "reason": problem, "report": target}
     done = _existing_report(s3, bucket, target)
     if etag is not None and done is not None and done.get("source-etag") == etag:
-        return {**base, "status": "already ingested", "report": target,
-                **{k: int(v) for k, v in done.items() if k in ("rows", "accepted", "duplicates", "rejected")}}
+        counts = {k: int(v) for k, v in done.items() if k in ("rows", "accepted", "duplicates", "rejected")}
+        upload.finished(UploadStatus.COMPLETE, target, counts)  # a redelivery: what the first run said
+        return {**base, "status": "already ingested", "report": target, **counts}
     try:
         body = s3.get_object(Bucket=bucket, Key=key, **({"IfMatch": etag} if etag else {}))
     except ClientError as exc:
@@ -98,15 +115,45 @@ def process_object(s3: Any, bucket: str, key: str, etag: str | None, settings: S
             return {**base, "status": "skipped", "reason": f"the object changed meanwhile ({code})"}
         raise
     etag = etag or str(body.get("ETag", "")).strip('"')
+    upload.started()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, mode="w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        totals = ingest_lines(byte_lines(body["Body"], compressed=name.lower().endswith(".gz")), file_format,
-                              ingestion_of(tenant), f"s3://{bucket}/{key}@{etag}", text)
+        try:
+            totals = ingest_lines(byte_lines(body["Body"], compressed=name.lower().endswith(".gz")), file_format,
+                                  ingestion_of(tenant), f"s3://{bucket}/{key}@{etag}", text)
+        except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+            # the same bytes fail the same way on every retry: say so once (rows of batches before stay stored)
+            problem = f"the file is not valid gzip: {exc}"
+            _put_report(s3, bucket, target, _refusal(problem), etag, Totals(rows=0))
+            upload.finished(UploadStatus.FAILED, target, Totals(rows=0).as_dict(), problem)
+            return {**base, "status": "refused", "reason": problem, "report": target}
         text.flush()
         text.detach()  # the spool stays open for the upload
         spool.seek(0)
         _put_report(s3, bucket, target, spool, etag, totals)
+    upload.finished(UploadStatus.COMPLETE, target, totals.as_dict())
     return {**base, "status": "ingested", "tenant": tenant, "report": target, **totals.as_dict()}
+
+
+@dataclass
+class _Upload:
+    """The upload an object belongs to (createUsageUpload), or none: then its updates do nothing."""
+
+    repository: UploadsRepository | None
+    upload_id: str = ""
+
+    @classmethod
+    def of(cls, key: str, settings: Settings) -> _Upload:
+        found = upload_of(settings, key)
+        return cls(UploadsRepository(found[0], settings=settings), found[1]) if found else cls(None)
+
+    def started(self) -> None:
+        if self.repository is not None:
+            self.repository.started(self.upload_id)
+
+    def finished(self, status: UploadStatus, report: str, totals: dict[str, int], error: str | None = None) -> None:
+        if self.repository is not None:
+            self.repository.finished(self.upload_id, status, report, totals, error)
 
 
 def _existing_report(s3: Any, bucket: str, key: str) -> dict[str, str] | None:

@@ -11,22 +11,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from infra.bootstrap import connect
 from infra.dynamo import dynamodb_client
+from infra.observability import logger, observed, publish
 from infra.settings import Settings
 from infra.summaries_repo import close_due
 
-logger = Logger(service="usage-close")
 _settings: Settings | None = None
 
 
-@logger.inject_lambda_context
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     global _settings
     if _settings is None:  # cold start: bind to the configured tables once, never at import time
         _settings = connect(create_tables=False)
     report = close_due(dynamodb_client(_settings), _settings.summaries_table, datetime.now(UTC))
     logger.info("period close", extra={"closed": report.closed, "left_open": report.left_open})
+    publish("close", {"SummariesClosed": report.closed, "SummariesLeftOpen": report.left_open})
     return {"closed": report.closed, "leftOpen": report.left_open}

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from functions.stream import StreamBatch
+from infra.observability import logger, observed
 
 FUNCTION_NAME = "summarize"
 FILTER_PATTERNS = ['{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["NEW"]}, '
@@ -37,11 +37,10 @@ BATCH_SIZE = 100
 BATCHING_WINDOW_S = 1
 MAX_RETRY_ATTEMPTS = 5
 
-logger = Logger(service="usage-summarize")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@logger.inject_lambda_context
+@observed
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     batch = StreamBatch.rate(event["Records"])
     logger.info("corrections applied", extra=batch.summary())
@@ -49,5 +48,7 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     def record_handler(record: DynamoDBRecord) -> None:
         batch.raise_if_unfinished(record.dynamodb.sequence_number if record.dynamodb else None)
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    batch.publish(FUNCTION_NAME, response)
+    return response

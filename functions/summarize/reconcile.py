@@ -15,12 +15,15 @@ import sys
 from typing import Any
 
 from functions.stream import ready
+from infra.observability import logger, observed
 from infra.reconciliation import reconcile
 
 
+@observed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ready()
     report = reconcile(event["tenant"], event.get("accounts"))
+    logger.info("reconciled", extra={"tenant": report.tenant, "clean": report.clean, "records": report.records})
     return {"tenant": report.tenant, "accounts": report.accounts, "records": report.records,
             "summaries": report.summaries, "clean": report.clean, "report": list(report.lines())}
 

@@ -6,6 +6,8 @@ PORT + 1, so pasted exports stay right across restarts), creates missing tables,
 `dev`, makes sure USAGE_DEV_API_KEY (or the key kept in USAGE_DATA_DIR, or a fresh key) is an ADMIN key of `dev`,
 runs the stream processing in-process, serves /graphql and /health on HOST:PORT, and once it listens prints what
 to do next: the signed-in GraphiQL link and the lines to paste into another shell.
+Also creates the files bucket with its ingest trigger (``infra.local.files``) and writes where it all is to
+``.cache/serve.json`` (``infra.local.state``: the ingest command finds it there).
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ def start_store(stack: ExitStack) -> Store:
     for name, value in DUMMY_CREDENTIALS.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    # the functions run in this process: no X-Ray daemon to trace to, no CloudWatch to read their metrics
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "usage-management")
     if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         print(f"store: {os.environ['AWS_ENDPOINT_URL_DYNAMODB']}", flush=True)
         return Store(os.environ["AWS_ENDPOINT_URL_DYNAMODB"], "the store you named")
@@ -178,13 +184,52 @@ def announce_when_listening(server: Any, text: str) -> None:
     threading.Thread(target=wait, name="announce", daemon=True).start()
 
 
+def start_files_trigger(stack: ExitStack) -> None:
+    """The files bucket in the embedded store's S3 (a moto server of its own beside an external DynamoDB) and the
+    trigger that runs the ingest function on each file dropped under INGEST_PREFIX."""
+    from infra.local.files import start_files
+    from infra.settings import get_settings, reset_settings
+
+    if not os.environ.get("AWS_ENDPOINT_URL_S3"):
+        from infra.local.embedded import start_moto_server
+
+        os.environ["AWS_ENDPOINT_URL_S3"] = stack.enter_context(start_moto_server()).endpoint
+        reset_settings()
+    settings = get_settings()
+    trigger = start_files(settings)
+    stack.callback(trigger.stop)
+    print(f"files: s3://{settings.files_bucket}/{settings.ingest_prefix}{{tenant}}/… at {settings.s3_endpoint}, "
+          "ingested as they arrive", flush=True)
+
+
+def write_state(stack: ExitStack) -> None:
+    from infra.local import state
+    from infra.settings import get_settings
+
+    s = get_settings()
+    base = f"http://{s.host}:{s.port}"
+    state.write({"graphql": f"{base}/graphql", "health": f"{base}/health", "tenant": DEV_TENANT,
+                 "region": s.region, "dynamodb": s.dynamodb_endpoint, "dynamodbstreams": s.streams_endpoint,
+                 "s3": s.s3_endpoint, "bucket": s.files_bucket, "tables": {
+                     "CATALOG_TABLE": s.catalog_table, "ACCOUNTS_TABLE": s.accounts_table,
+                     "USAGE_TABLE": s.usage_table, "SUMMARIES_TABLE": s.summaries_table}})
+    stack.callback(state.remove)
+
+
 def main() -> int:
+    import signal
+
     import uvicorn
 
+    # SIGTERM ends serve like Ctrl-C does: uvicorn re-raises the signal once it has shut down, and this handler
+    # turns it into SystemExit, so the ExitStack below stops the pollers and trigger and removes the state file
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with ExitStack() as stack:
         store = start_store(stack)
         key = prepare(data_dir())
         start_stream_processing(stack)
+        start_files_trigger(stack)
+        write_state(stack)
         from graphql_api.app import create_app
         from infra.settings import get_settings
 

@@ -200,9 +200,43 @@ def test_every_resource_name_settings_reads_is_given_to_every_function_as_a_ref_
             # THEN every function gets each of them, as a reference to a resource of that kind in the template
             value = fn.environment.get(variable)
             assert value is not None, f"{fn.logical_id} does not set {variable}: it would use the local default"
-            target = ref(value)
-            assert target in TEMPLATE["Resources"], f"{fn.logical_id}: {variable} must be !Ref of a resource"
+            target = ref(value) or named_by(value, kind)
+            assert target in TEMPLATE["Resources"], (
+                f"{fn.logical_id}: {variable} must be !Ref of a resource, or the name it is created with")
             assert TEMPLATE["Resources"][target]["Type"] == kind, f"{fn.logical_id}: {variable} -> {target}"
+
+
+def named_by(value: Any, kind: str) -> str | None:
+    """The resource of ``kind`` whose explicit name (e.g. a bucket's ``BucketName``) is exactly ``value``."""
+    names = {"AWS::S3::Bucket": "BucketName", "AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName"}
+    return next((name for name, resource in resources_of_type(TEMPLATE, kind).items()
+                 if resource.get("Properties", {}).get(names[kind]) == value), None)
+
+
+def test_the_api_may_presign_uploads_under_incoming_and_reads_of_reports_only() -> None:
+    # GIVEN the bucket's name as the API function gets it, and the prefixes the ingest function uses
+    api = FUNCTIONS[API_FUNCTION]
+    bucket = api.environment["FILES_BUCKET"]
+    assert named_by(bucket, "AWS::S3::Bucket") == "FilesBucket"
+    ingest = FUNCTIONS["IngestFunction"].environment
+    statements = [s for p in api.properties["Policies"] if isinstance(p, dict) and "Statement" in p
+                  for s in p["Statement"]]
+    granted = {(s["Action"], s["Resource"]["Fn::Sub"][0].rsplit("/", 2)[-2]) for s in statements
+               if str(s["Action"]).startswith("s3:")}
+    # THEN the API's role may put objects under the ingest prefix and get reports, nothing else in S3
+    assert granted == {("s3:PutObject", ingest["INGEST_PREFIX"].strip("/")),
+                       ("s3:GetObject", ingest["INGEST_REPORT_PREFIX"].strip("/"))}
+    for statement in statements:
+        assert statement["Resource"]["Fn::Sub"][1] == bucket["Fn::Sub"][1]  # the same bucket
+    # AND browsers may PUT files and GET reports across origins
+    cors = TEMPLATE["Resources"]["FilesBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert {"PUT", "GET"} <= set(cors[0]["AllowedMethods"])
+
+
+def test_metrics_have_a_namespace_and_tracing_is_on_for_every_function() -> None:
+    for fn in FUNCTIONS.values():
+        assert fn.environment.get("POWERTOOLS_METRICS_NAMESPACE"), fn.logical_id
+        assert fn.properties.get("Tracing") == "Active", fn.logical_id
 
 
 # --------------------------------------------------------------------------------------------------- triggers

@@ -1,0 +1,81 @@
+"""Usage uploads: a bulk usage file sent through a presigned URL (``createUsageUpload``), then ingested by the
+same code as a file dropped in the bucket; the upload records how that went (``usageUpload``).
+
+PENDING (URL handed out) → PROCESSING (the ingest function started on the object) → COMPLETE (every row has a
+report line: accepted, duplicates, rejected) or FAILED (the file could not be read at all: wrong type, bad key).
+A file uploaded again to the same URL (a new object version) is ingested again: PROCESSING, then COMPLETE.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core.errors import Collector, ErrorCode
+
+#: the file types the ingest function reads (functions/ingest/rows.py: FileFormat), optionally gzip-compressed
+SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+MAX_FILE_NAME = 200
+#: how long a presigned upload URL (and a report link) stays valid
+URL_LIFETIME = timedelta(minutes=15)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+_CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
+
+
+class UploadStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class UsageUpload:
+    tenant: str
+    id: str
+    file_name: str
+    content_type: str
+    status: UploadStatus
+    created_at: datetime
+    expires_at: datetime
+    rows: int | None = None
+    accepted: int | None = None
+    duplicates: int | None = None
+    rejected: int | None = None
+    report_key: str | None = None
+    error: str | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (UploadStatus.COMPLETE, UploadStatus.FAILED)
+
+
+def default_content_type(file_name: str) -> str:
+    lower = file_name.lower()
+    if lower.endswith(".gz"):
+        return "application/gzip"
+    return "text/csv" if lower.endswith(".csv") else "application/x-ndjson"
+
+
+def new_upload(tenant: str, upload_id: str, file_name: str, content_type: str | None, now: datetime) -> UsageUpload:
+    """A PENDING upload of ``file_name``; raises DomainError (fields ``fileName``, ``contentType``) on bad input."""
+    problems = Collector()
+    name = file_name.strip()
+    if not name:
+        problems.add(ErrorCode.REQUIRED, "a file name is required", "fileName")
+    elif len(name) > MAX_FILE_NAME:
+        problems.add(ErrorCode.INVALID_VALUE, f"the file name is longer than {MAX_FILE_NAME} characters", "fileName")
+    elif _UNSAFE.search(name) or name in (".", ".."):
+        problems.add(ErrorCode.INVALID_VALUE, "the file name must not contain '/', '\\' or control characters",
+                     "fileName")
+    elif not name.lower().removesuffix(".gz").endswith(SUPPORTED_SUFFIXES):
+        problems.add(ErrorCode.INVALID_VALUE, "the file type is not supported: use .csv, .jsonl or .ndjson "
+                     "(optionally .gz)", "fileName")
+    kind = (content_type or "").strip() or default_content_type(name)
+    if len(kind) > 100 or not _CONTENT_TYPE.match(kind):
+        problems.add(ErrorCode.INVALID_VALUE, f"'{kind[:100]}' is not a media type (e.g. text/csv)", "contentType")
+    problems.raise_if_any()
+    return UsageUpload(tenant, upload_id, name, kind, UploadStatus.PENDING, now, now + URL_LIFETIME)

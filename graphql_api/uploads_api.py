@@ -1,0 +1,73 @@
+"""Bulk usage files through presigned URLs: createUsageUpload (PARTNER, ADMIN) and usageUpload(id) (any key).
+
+The file goes straight to S3 with a presigned PUT to ``{INGEST_PREFIX}{tenant}/{upload id}/{file name}`` — the
+tenant is the key's — and the bucket's notification runs the ingest function on it (``make serve``: its local
+trigger), which updates the upload. Parse, call, map; the storage is infra/uploads_repo.py and infra/files.py.
+"""
+
+import asyncio
+
+import strawberry
+
+from core.errors import DomainError
+from graphql_api.context import Info
+from graphql_api.errors import user_errors
+from graphql_api.permissions import CanRead, CanRecordUsage
+from graphql_api.types.uploads import CreateUsageUploadPayload, HttpHeader, UsageUpload, now, upload_id_of
+
+
+@strawberry.input(description="The file to upload: a .csv, .jsonl or .ndjson name (optionally .gz).")
+class CreateUsageUploadInput:
+    file_name: str
+    content_type: str | None = strawberry.field(
+        default=None, description="The Content-Type the upload will send (default: from the file name).")
+
+
+def _create(info: Info, data: CreateUsageUploadInput) -> CreateUsageUploadPayload:
+    from core.uploads import URL_LIFETIME, new_upload
+    from infra.files import presign_put, upload_key
+    from infra.keys import new_ulid
+    from infra.settings import get_settings
+    from infra.uploads_repo import UploadsRepository
+
+    tenant = info.context.tenant
+    try:
+        upload = new_upload(tenant, new_ulid(), data.file_name, data.content_type, now())
+    except DomainError as exc:
+        return CreateUsageUploadPayload(errors=user_errors(exc))
+    settings = get_settings()
+    url = presign_put(upload_key(settings, tenant, upload.id, upload.file_name), upload.content_type, URL_LIFETIME,
+                      settings)
+    UploadsRepository(tenant, settings=settings).create(upload)
+    return CreateUsageUploadPayload(upload=UsageUpload.from_domain(upload), url=url, method="PUT",
+                                    headers=[HttpHeader(name="Content-Type", value=upload.content_type)],
+                                    expires_at=upload.expires_at)
+
+
+def _get(info: Info, upload_id: str) -> UsageUpload | None:
+    from core.uploads import URL_LIFETIME
+    from infra.files import presign_get
+    from infra.uploads_repo import UploadsRepository
+
+    upload = UploadsRepository(info.context.tenant).get(upload_id)
+    if upload is None:
+        return None
+    report = presign_get(upload.report_key, URL_LIFETIME) if upload.finished and upload.report_key else None
+    return UsageUpload.from_domain(upload, report)
+
+
+@strawberry.type
+class UploadsQuery:
+    @strawberry.field(permission_classes=[CanRead], description="An upload of the caller's tenant, or null.")
+    async def usage_upload(self, info: Info, id: strawberry.ID) -> UsageUpload | None:
+        upload_id = upload_id_of(id)
+        return await asyncio.to_thread(_get, info, upload_id) if upload_id else None
+
+
+@strawberry.type
+class UploadsMutation:
+    @strawberry.mutation(permission_classes=[CanRecordUsage],
+                         description="A presigned URL for one usage file (CSV or JSON Lines, the fields of "
+                                     "recordUsage): PUT the file there, then follow usageUpload(id) to its report.")
+    async def create_usage_upload(self, info: Info, input: CreateUsageUploadInput) -> CreateUsageUploadPayload:
+        return await asyncio.to_thread(_create, info, input)
