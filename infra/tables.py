@@ -15,9 +15,11 @@ def _s(name: str) -> dict[str, str]:
     return {"AttributeName": name, "AttributeType": "S"}
 
 
-def _table(name: str, index_projection: str = "ALL", stream: bool = False) -> dict[str, Any]:
+def _table(name: str, index_projection: str = "ALL", stream: bool = False,
+           more_indexes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Every table has the same shape: pk/sk, a gsi1 (sparse: only items that set gsi1pk/gsi1sk) and on-demand
-    billing; they differ in the index's projection and in whether a stream is on."""
+    billing; they differ in the index's projection, in whether a stream is on, and in further sparse indexes
+    (``more_indexes``: (name, projection), keyed ``{name}pk``/``{name}sk``)."""
     spec: dict[str, Any] = {
         "TableName": name,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -30,6 +32,14 @@ def _table(name: str, index_projection: str = "ALL", stream: bool = False) -> di
         }],
         "BillingMode": "PAY_PER_REQUEST",
     }
+    for index, projection in more_indexes:
+        spec["AttributeDefinitions"] += [_s(f"{index}pk"), _s(f"{index}sk")]
+        spec["GlobalSecondaryIndexes"].append({
+            "IndexName": index,
+            "KeySchema": [{"AttributeName": f"{index}pk", "KeyType": "HASH"},
+                          {"AttributeName": f"{index}sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": projection},
+        })
     if stream:
         spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     return spec
@@ -46,8 +56,9 @@ def accounts_table(settings: Settings) -> dict[str, Any]:
 
 
 def summaries_table(settings: Settings) -> dict[str, Any]:
-    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY) lists OPEN summaries by closing time."""
-    return _table(settings.summaries_table, index_projection="KEYS_ONLY")
+    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY) lists OPEN summaries by closing time (the
+    period close), gsi2 (KEYS_ONLY) a tenant's summaries by status and period end (invoicing)."""
+    return _table(settings.summaries_table, index_projection="KEYS_ONLY", more_indexes=(("gsi2", "KEYS_ONLY"),))
 
 
 def usage_table(settings: Settings) -> dict[str, Any]:
