@@ -136,12 +136,18 @@ class SummariesRepository(TableRepository):
         high = period_stamp(end_to) if end_to else "~"
         if account is not None:
             return self._account_by_status(account, status, low, high, first, after)
+        if after is not None:
+            low = max(low, after + "\x00")
+        if low > high:  # BETWEEN refuses bounds the wrong way round; nothing can lie between them
+            return [], False
         values: dict[str, Any] = {":pk": {"S": keys.summaries_status_pk(self.tenant, status.value)},
-                                  ":low": {"S": max(low, after + "\x00") if after is not None else low},
                                   ":high": {"S": high}}
+        condition = "gsi2pk = :pk AND gsi2sk <= :high"
+        if low:  # a key condition cannot compare with an empty string
+            condition = "gsi2pk = :pk AND gsi2sk BETWEEN :low AND :high"
+            values[":low"] = {"S": low}
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi2",
-                                  "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk BETWEEN :low AND :high",
-                                  "ExpressionAttributeValues": values}
+                                  "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
         found: list[tuple[str, UsageSummary]] = []
         while True:
             kwargs["Limit"] = first + 1 - len(found)
