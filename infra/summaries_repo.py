@@ -189,7 +189,7 @@ class SummariesRepository(TableRepository):
                                   "KeyConditionExpression": "pk = :pk AND sk > :now",
                                   "ExpressionAttributeValues": {":pk": {"S": keys.early_closes_pk(self.tenant)},
                                                                 ":now": {"S": to_iso(now)}}}
-        found = []
+        found: list[EarlyClose] = []
         while True:
             response = self.client.query(**kwargs)
             found.extend(EarlyClose(i["account"]["S"], from_iso(i["period_start"]["S"]),
@@ -202,8 +202,9 @@ class SummariesRepository(TableRepository):
     # ------------------------------------------------------------------------------------------ invoicing loop
     def close_now(self, refs: Sequence[SummaryRef | None], now: datetime) -> list[tuple[UsageSummary, bool]]:
         """"Invoice now": the named summaries (None: an id that names none) COMPLETE at once, all or nothing
-        (``core.summaries.close_now``): each as it is afterwards, and whether this call closed it. Each closed before its waiting period passed leaves an early-close marker for the
-        PERIOD_CLOSED gate, in the same transaction."""
+        (``core.summaries.close_now``): each as it is afterwards, and whether this call closed it. Each closed
+        before its waiting period passed leaves an early-close marker for the PERIOD_CLOSED gate, in the same
+        transaction."""
 
         def items(closed: UsageSummary, before: UsageSummary) -> list[dict[str, Any]]:
             writes = [self.put_item(closed, before.version)]

@@ -86,9 +86,32 @@ def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60) -> lis
                 pass  # created concurrently by another process: fine
     deadline = time.monotonic() + timeout_s
     for table in TABLES:
-        name = table(settings)["TableName"]
-        while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"table {name} did not become ACTIVE in {timeout_s}s")
-            time.sleep(0.2)
+        spec = table(settings)
+        _wait_active(client, spec["TableName"], deadline, timeout_s)
+        if spec["TableName"] not in created:
+            _add_missing_indexes(client, spec, deadline, timeout_s)
     return created
+
+
+def _add_missing_indexes(client: Any, spec: dict[str, Any], deadline: float, timeout_s: float) -> None:
+    """Indexes a newer version defines on a table a store kept from before (a local store's data directory):
+    created one at a time, as UpdateTable allows, and waited for."""
+    name = spec["TableName"]
+    present = {i["IndexName"] for i in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    for index in spec.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in present:
+            continue
+        client.update_table(TableName=name, AttributeDefinitions=spec["AttributeDefinitions"],
+                            GlobalSecondaryIndexUpdates=[{"Create": index}])
+        _wait_active(client, name, deadline, timeout_s)
+
+
+def _wait_active(client: Any, name: str, deadline: float, timeout_s: float) -> None:
+    while True:
+        table = client.describe_table(TableName=name)["Table"]
+        if table["TableStatus"] == "ACTIVE" and all(i.get("IndexStatus", "ACTIVE") == "ACTIVE"
+                                                     for i in table.get("GlobalSecondaryIndexes", [])):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE in {timeout_s}s")
+        time.sleep(0.2)

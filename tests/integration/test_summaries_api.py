@@ -283,3 +283,28 @@ def test_another_tenants_summaries_are_neither_listed_nor_closed_nor_invoiced(ap
     assert api(INVOICE, {"ids": [january], "ref": "I"})["markUsageSummariesInvoiced"]["errors"][0]["code"] == (
         "NOT_FOUND")
     assert api.ok(CLOSE_PERIODS, {})["closedCount"] == 0
+
+
+def test_a_summaries_table_kept_from_an_older_version_gets_the_invoicing_index_at_start(store_endpoint: str) -> None:
+    import uuid
+    from dataclasses import replace
+
+    from infra.dynamo import dynamodb_client
+    from infra.settings import get_settings
+    from infra.tables import ensure_tables, summaries_table
+
+    # GIVEN a summaries table as an older version created it (gsi1 only), e.g. in a kept local store
+    settings = replace(get_settings(), summaries_table=f"old-summaries-{uuid.uuid4().hex[:8]}")
+    spec = summaries_table(settings)
+    kept = [a for a in spec["AttributeDefinitions"] if not a["AttributeName"].startswith("gsi2")]
+    old = {**spec, "GlobalSecondaryIndexes": spec["GlobalSecondaryIndexes"][:1], "AttributeDefinitions": kept}
+    client = dynamodb_client()
+    client.create_table(**old)
+    try:
+        # WHEN the tables are ensured at start THEN it is kept, and has the invoicing index, ACTIVE
+        assert ensure_tables(client, settings) == []
+        indexes = client.describe_table(TableName=settings.summaries_table)["Table"]["GlobalSecondaryIndexes"]
+        assert {(i["IndexName"], i.get("IndexStatus", "ACTIVE")) for i in indexes} == {("gsi1", "ACTIVE"),
+                                                                                        ("gsi2", "ACTIVE")}
+    finally:
+        client.delete_table(TableName=settings.summaries_table)
