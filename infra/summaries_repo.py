@@ -135,7 +135,7 @@ class SummariesRepository(TableRepository):
         low = period_stamp(end_from) if end_from else ""
         high = period_stamp(end_to) if end_to else "~"
         if account is not None:
-            return self._account_by_status(account, status, low, high, first, after)
+            return self._account_by_status(account, (status,), low, high, first, after)
         if after is not None:
             low = max(low, after + "\x00")
         if low > high:  # BETWEEN refuses bounds the wrong way round; nothing can lie between them
@@ -168,6 +168,10 @@ class SummariesRepository(TableRepository):
                 account: str | None, first: int, after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
         """``by_status`` over several statuses, merged in the same order (a summary is in one status at a time,
         so positions never repeat)."""
+        if account is not None:
+            low = period_stamp(end_from) if end_from else ""
+            high = period_stamp(end_to) if end_to else "~"
+            return self._account_by_status(account, tuple(statuses), low, high, first, after)
         merged: list[tuple[str, UsageSummary]] = []
         more = False
         for status in statuses:
@@ -177,9 +181,10 @@ class SummariesRepository(TableRepository):
         merged.sort(key=lambda entry: entry[0])
         return merged[:first], more or len(merged) > first
 
-    def _account_by_status(self, account: str, status: SummaryStatus, low: str, high: str, first: int,
-                           after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
-        positioned = sorted((status_sk(s), s) for s in self.of_account(account) if s.status == status)
+    def _account_by_status(self, account: str, statuses: tuple[SummaryStatus, ...], low: str, high: str,
+                           first: int, after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
+        positioned = sorted(((status_sk(s), s) for s in self.of_account(account) if s.status in statuses),
+                            key=lambda entry: entry[0])
         found = [(p, s) for p, s in positioned if low <= p <= high and (after is None or p > after)]
         return found[:first], len(found) > first
 
