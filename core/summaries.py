@@ -2,7 +2,10 @@
 
 One summary per account, binding target (the wallet's owner: a subscription or the account), resource and
 billing period. Its totals are provisional while it is ``OPEN``; it becomes ``COMPLETE`` once the period has
-ended and the rating delay (3 days by default) has passed, and is frozen from then on.
+ended and the rating delay (3 days by default) has passed (``close``, ``is_due``: the schedule and
+``closeUsagePeriods``), or earlier on demand once the period has ended (``close_now``: "invoice now"), and is
+frozen from then on; invoicing then marks it ``INVOICED`` with its reference (``mark_invoiced``). A change of
+several summaries at once is all or nothing (``plan_changes``).
 
 The amount is never a running sum of per-record roundings: the summary keeps, per rate, the cumulative overage
 quantity priced at that rate together with the rate itself, and its amount is

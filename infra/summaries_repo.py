@@ -126,18 +126,30 @@ class SummariesRepository(TableRepository):
             after = page[-1].id if page else None
         return out
 
-    def by_status(self, status: SummaryStatus, end_from: datetime | None, end_to: datetime | None,
-                  account: str | None, first: int, after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
-        """Up to ``first`` summaries of the tenant in ``status`` whose period ends in ``[end_from, end_to)``, in
-        period end, account, id order, after the position ``after``; each with its position; and whether more
-        exist. Across accounts: one Query of gsi2 and one BatchGetItem a page. For one account: its partition
-        (a Query), in the same order."""
+    def listing(self, statuses: Sequence[SummaryStatus], end_from: datetime | None, end_to: datetime | None,
+                account: str | None, first: int, after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
+        """Up to ``first`` summaries of the tenant in one of ``statuses`` whose period ends in
+        ``[end_from, end_to)``, in period end, account, id order (their gsi2 sort key: the position), after the
+        position ``after``; each with its position; and whether more exist. Across accounts: per status one Query
+        of gsi2 and one BatchGetItem a page, merged (a summary is in one status at a time, so positions never
+        repeat). For one account: its partition (a Query), in the same order."""
         low = period_stamp(end_from) if end_from else ""
-        high = period_stamp(end_to) if end_to else "~"
-        if account is not None:
-            return self._account_by_status(account, (status,), low, high, first, after)
+        high = period_stamp(end_to) if end_to else "~"  # an item's key goes on past the stamp: end_to is excluded
         if after is not None:
             low = max(low, after + "\x00")
+        if account is not None:
+            return self._account_by_status(account, tuple(statuses), low, high, first)
+        merged: list[tuple[str, UsageSummary]] = []
+        more = False
+        for status in statuses:
+            page, has_more = self._by_status(status, low, high, first)
+            merged.extend(page)
+            more = more or has_more
+        merged.sort(key=lambda entry: entry[0])
+        return merged[:first], more or len(merged) > first
+
+    def _by_status(self, status: SummaryStatus, low: str, high: str, first: int
+                   ) -> tuple[list[tuple[str, UsageSummary]], bool]:
         if low > high:  # BETWEEN refuses bounds the wrong way round; nothing can lie between them
             return [], False
         values: dict[str, Any] = {":pk": {"S": keys.summaries_status_pk(self.tenant, status.value)},
@@ -153,10 +165,9 @@ class SummariesRepository(TableRepository):
             kwargs["Limit"] = first + 1 - len(found)
             response = self.client.query(**kwargs)
             items = response.get("Items", [])
-            summaries = self.batch_get((_account_of(i["pk"]["S"]), i["sk"]["S"][len(keys.SUMMARY_PREFIX):])
-                                       for i in items)
-            for item in items:
-                ref = (_account_of(item["pk"]["S"]), item["sk"]["S"][len(keys.SUMMARY_PREFIX):])
+            refs = [(_account_of(i["pk"]["S"]), i["sk"]["S"][len(keys.SUMMARY_PREFIX):]) for i in items]
+            summaries = self.batch_get(refs)
+            for item, ref in zip(items, refs, strict=True):
                 summary = summaries.get(ref)
                 if summary is not None and summary.status == status:  # the index lags a status change a moment
                     found.append((item["gsi2sk"]["S"], summary))
@@ -164,28 +175,11 @@ class SummariesRepository(TableRepository):
                 return found[:first], len(found) > first
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def listing(self, statuses: Sequence[SummaryStatus], end_from: datetime | None, end_to: datetime | None,
-                account: str | None, first: int, after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
-        """``by_status`` over several statuses, merged in the same order (a summary is in one status at a time,
-        so positions never repeat)."""
-        if account is not None:
-            low = period_stamp(end_from) if end_from else ""
-            high = period_stamp(end_to) if end_to else "~"
-            return self._account_by_status(account, tuple(statuses), low, high, first, after)
-        merged: list[tuple[str, UsageSummary]] = []
-        more = False
-        for status in statuses:
-            page, has_more = self.by_status(status, end_from, end_to, account, first, after)
-            merged.extend(page)
-            more = more or has_more
-        merged.sort(key=lambda entry: entry[0])
-        return merged[:first], more or len(merged) > first
-
     def _account_by_status(self, account: str, statuses: tuple[SummaryStatus, ...], low: str, high: str,
-                           first: int, after: str | None) -> tuple[list[tuple[str, UsageSummary]], bool]:
+                           first: int) -> tuple[list[tuple[str, UsageSummary]], bool]:
         positioned = sorted(((status_sk(s), s) for s in self.of_account(account) if s.status in statuses),
                             key=lambda entry: entry[0])
-        found = [(p, s) for p, s in positioned if low <= p <= high and (after is None or p > after)]
+        found = [(p, s) for p, s in positioned if low <= p <= high]
         return found[:first], len(found) > first
 
     def early_closes(self, now: datetime) -> list[EarlyClose]:
