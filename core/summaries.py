@@ -321,8 +321,9 @@ def apply(summary: UsageSummary, delta: SummaryDelta, at: datetime | None = None
     )
 
 
-def close(summary: UsageSummary, now: datetime) -> UsageSummary:
-    """The summary marked COMPLETE (frozen). Refused before its waiting period has passed."""
+def close(summary: UsageSummary, now: datetime, at: datetime | None = None) -> UsageSummary:
+    """The summary marked COMPLETE (frozen) by the rule as of ``now``, closed ``at`` (default ``now``; a close
+    as of an earlier moment happens later). Refused before its waiting period has passed."""
     if summary.status != SummaryStatus.OPEN:
         raise DomainError(ErrorCode.STATUS_FORBIDS, f"summary '{summary.id}' is already {summary.status}")
     if as_utc(now) < summary.closes_at:
@@ -330,7 +331,8 @@ def close(summary: UsageSummary, now: datetime) -> UsageSummary:
             ErrorCode.INVALID_RANGE,
             f"summary '{summary.id}' closes at {summary.closes_at.isoformat()}, not before",
         )
-    return replace(summary, status=SummaryStatus.COMPLETE, version=summary.version + 1, closed_at=as_utc(now))
+    return replace(summary, status=SummaryStatus.COMPLETE, version=summary.version + 1,
+                   closed_at=as_utc(at or now))
 
 
 # ---------------------------------------------------------------------------------------------- the invoicing loop

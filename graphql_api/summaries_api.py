@@ -55,10 +55,11 @@ class SummariesMutation:
                                   ) -> CloseUsagePeriodsPayload:
         from infra.summaries_repo import MAX_CLOSE_PER_CALL, close_due
 
-        moment = s.close_as_of(as_of, datetime.now(UTC))
+        now = datetime.now(UTC)
+        moment = s.close_as_of(as_of, now)
         repo = info.context.summaries
         report = await asyncio.to_thread(close_due, repo.client, repo.table, moment, info.context.tenant,
-                                         MAX_CLOSE_PER_CALL)
+                                         MAX_CLOSE_PER_CALL, now)
         return CloseUsagePeriodsPayload(as_of=moment, closed_count=report.closed,
                                         summaries=[UsageSummary.from_domain(x) for x in report.summaries],
                                         has_more=report.more)

@@ -282,7 +282,8 @@ class SummariesRepository(TableRepository):
         return close_item(self.client, self.table, key["pk"]["S"], key["sk"]["S"], now)
 
 
-def close_item(client: Any, table: str, pk: str, sk: str, now: datetime) -> UsageSummary | None:
+def close_item(client: Any, table: str, pk: str, sk: str, now: datetime, at: datetime | None = None
+               ) -> UsageSummary | None:
     """Close one summary, conditioned on the version read: None when it is not due, or when a rating write got
     there first (that write was for an OPEN summary, so it belongs in it; the next run closes it)."""
     item = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
@@ -291,7 +292,7 @@ def close_item(client: Any, table: str, pk: str, sk: str, now: datetime) -> Usag
     summary = from_item(item)
     if not is_due(summary, now):
         return None
-    closed = close(summary, now)
+    closed = close(summary, now, at)
     put = SummariesRepository(item["tenant"]["S"], client, table).put_item(closed, summary.version)["Put"]
     try:
         client.put_item(**put)
@@ -313,16 +314,17 @@ class CloseReport:
 
 
 def close_due(client: Any, table: str, now: datetime, tenant: str | None = None,
-              limit: int | None = None) -> CloseReport:
+              limit: int | None = None, at: datetime | None = None) -> CloseReport:
     """Close every OPEN summary (of every tenant, or of ``tenant``) whose waiting period has passed by ``now``:
-    the schedule's run, and ``closeUsagePeriods`` (one tenant, at most ``limit`` summaries a call)."""
+    the schedule's run, and ``closeUsagePeriods`` (one tenant, at most ``limit`` summaries a call, as of an
+    earlier ``now``, closed ``at`` the real time)."""
     closed: list[UsageSummary] = []
     left = 0
     keep = tenant is not None
     for due in due_for_close(client, table, now, tenant=tenant):
         if limit is not None and len(closed) >= limit:
             return CloseReport(len(closed), left, tuple(closed) if keep else (), more=True)
-        summary = close_item(client, table, due.pk, due.sk, now)
+        summary = close_item(client, table, due.pk, due.sk, now, at)
         if summary is None:
             left += 1
         else:

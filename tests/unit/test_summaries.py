@@ -153,6 +153,9 @@ def test_a_summary_is_due_once_its_waiting_period_has_passed_and_only_while_open
     assert not is_due(summary, datetime(2026, 2, 3, 23, tzinfo=UTC))
     assert is_due(summary, datetime(2026, 2, 4, tzinfo=UTC))
     assert not is_due(close(summary, datetime(2026, 2, 4, tzinfo=UTC)), datetime(2026, 3, 1, tzinfo=UTC))
+    # AND a close by the rule as of Feb 4 that runs on Feb 10 was closed on Feb 10
+    late = close(summary, datetime(2026, 2, 4, tzinfo=UTC), at=datetime(2026, 2, 10, tzinfo=UTC))
+    assert late.closed_at == datetime(2026, 2, 10, tzinfo=UTC) and not late.closed_early
 
 
 def test_invoice_now_closes_a_summary_once_its_period_has_ended_giving_up_its_waiting_period() -> None:
