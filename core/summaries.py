@@ -2,7 +2,10 @@
 
 One summary per account, binding target (the wallet's owner: a subscription or the account), resource and
 billing period. Its totals are provisional while it is ``OPEN``; it becomes ``COMPLETE`` once the period has
-ended and the rating delay (3 days by default) has passed, and is frozen from then on.
+ended and the rating delay (3 days by default) has passed (``close``, ``is_due``: the schedule and
+``closeUsagePeriods``), or earlier on demand once the period has ended (``close_now``: "invoice now"), and is
+frozen from then on; invoicing then marks it ``INVOICED`` with its reference (``mark_invoiced``). A change of
+several summaries at once is all or nothing (``plan_changes``).
 
 The amount is never a running sum of per-record roundings: the summary keeps, per rate, the cumulative overage
 quantity priced at that rate together with the rate itself, and its amount is
@@ -18,14 +21,14 @@ peak is drawn down and priced.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from core.catalog import AggregationMethod, AggregationPeriod
-from core.errors import DomainError, ErrorCode
+from core.errors import Collector, DomainError, ErrorCode
 from core.periods import BillingAnchor, Period, PeriodUnit, as_utc, start_of_day
 from core.rating import PriceSpec, price
 from core.usage import SummaryBooking
@@ -139,6 +142,9 @@ class UsageSummary:
     version: int = 0
     updated_at: datetime | None = None
     closed_at: datetime | None = None
+    #: set when invoicing marks the summary INVOICED (``mark_invoiced``)
+    invoice_reference: str | None = None
+    invoiced_at: datetime | None = None
 
     @property
     def key(self) -> SummaryKey:
@@ -158,6 +164,11 @@ class UsageSummary:
 
     def peak(self, window: str) -> Decimal:
         return next((w.peak for w in self.peaks if w.window == window), ZERO)
+
+    @property
+    def closed_early(self) -> bool:
+        """Closed before its waiting period had passed ("invoice now", ``close_now``)."""
+        return self.closed_at is not None and self.closed_at < self.closes_at
 
     def accepts_usage(self, now: datetime) -> bool:
         """Usage for this period is still accepted: the summary is OPEN and its waiting period has not passed."""
@@ -310,8 +321,9 @@ def apply(summary: UsageSummary, delta: SummaryDelta, at: datetime | None = None
     )
 
 
-def close(summary: UsageSummary, now: datetime) -> UsageSummary:
-    """The summary marked COMPLETE (frozen). Refused before its waiting period has passed."""
+def close(summary: UsageSummary, now: datetime, at: datetime | None = None) -> UsageSummary:
+    """The summary marked COMPLETE (frozen) by the rule as of ``now``, closed ``at`` (default ``now``; a close
+    as of an earlier moment happens later). Refused before its waiting period has passed."""
     if summary.status != SummaryStatus.OPEN:
         raise DomainError(ErrorCode.STATUS_FORBIDS, f"summary '{summary.id}' is already {summary.status}")
     if as_utc(now) < summary.closes_at:
@@ -319,7 +331,91 @@ def close(summary: UsageSummary, now: datetime) -> UsageSummary:
             ErrorCode.INVALID_RANGE,
             f"summary '{summary.id}' closes at {summary.closes_at.isoformat()}, not before",
         )
+    return replace(summary, status=SummaryStatus.COMPLETE, version=summary.version + 1,
+                   closed_at=as_utc(at or now))
+
+
+# ---------------------------------------------------------------------------------------------- the invoicing loop
+#: the longest invoice reference kept (an invoicing system's document number, not a document)
+MAX_INVOICE_REFERENCE = 200
+
+
+def close_as_of(as_of: datetime | None, now: datetime) -> datetime:
+    """The moment ``closeUsagePeriods(asOf)`` closes by: ``asOf`` (default now), but never later than now — a
+    future ``asOf`` would close periods whose late usage may still arrive, so it is capped at now."""
+    return min(as_utc(as_of), as_utc(now)) if as_of is not None else as_utc(now)
+
+
+def is_due(summary: UsageSummary, as_of: datetime) -> bool:
+    """OPEN and its waiting period (period end + rating delay) has passed by ``as_of``: the rule of the schedule."""
+    return summary.status == SummaryStatus.OPEN and as_utc(as_of) >= summary.closes_at
+
+
+def close_now(summary: UsageSummary, now: datetime) -> UsageSummary:
+    """"Invoice now": the summary COMPLETE as soon as its period has ended, giving up the rest of its waiting
+    period (late usage for it is refused PERIOD_CLOSED from then on). A summary that is no longer OPEN is returned
+    unchanged; one whose period is still running is refused with PERIOD_NOT_ENDED."""
+    if summary.status != SummaryStatus.OPEN:
+        return summary
+    if as_utc(now) < summary.period_end:
+        raise DomainError(ErrorCode.PERIOD_NOT_ENDED,
+                          f"summary '{summary.id}' is of a period that ends at {summary.period_end.isoformat()}; "
+                          "it can be closed once the period has ended")
     return replace(summary, status=SummaryStatus.COMPLETE, version=summary.version + 1, closed_at=as_utc(now))
+
+
+def invoice_reference(value: str) -> str:
+    """An invoice reference as kept: trimmed, 1 to MAX_INVOICE_REFERENCE printable characters."""
+    text = value.strip()
+    if not text:
+        raise DomainError(ErrorCode.REQUIRED, "invoiceReference must not be empty", "invoiceReference")
+    if len(text) > MAX_INVOICE_REFERENCE or not text.isprintable():
+        raise DomainError(ErrorCode.INVALID_VALUE, f"invoiceReference must be at most {MAX_INVOICE_REFERENCE} "
+                          "printable characters", "invoiceReference")
+    return text
+
+
+def mark_invoiced(summary: UsageSummary, reference: str, now: datetime) -> UsageSummary:
+    """COMPLETE → INVOICED with the invoice's reference. Marking it again with the same reference changes nothing;
+    refused for an OPEN summary (STATUS_FORBIDS: close it first) and for one invoiced under another reference
+    (CONFLICT)."""
+    if summary.status == SummaryStatus.OPEN:
+        raise DomainError(ErrorCode.STATUS_FORBIDS,
+                          f"summary '{summary.id}' is OPEN: only a COMPLETE summary can be invoiced (close its "
+                          "period first: closeUsagePeriods, or closeUsageSummaries once the period has ended)")
+    if summary.status == SummaryStatus.INVOICED:
+        if summary.invoice_reference == reference:
+            return summary
+        raise DomainError(ErrorCode.CONFLICT, f"summary '{summary.id}' is invoiced already under "
+                          f"'{summary.invoice_reference}'")
+    return replace(summary, status=SummaryStatus.INVOICED, version=summary.version + 1, invoice_reference=reference,
+                   invoiced_at=as_utc(now))
+
+
+def plan_changes(requested: Sequence[UsageSummary | None], change: Callable[[UsageSummary], UsageSummary],
+                 limit: int) -> list[UsageSummary]:
+    """All or nothing over the summaries named by ``ids`` (``requested[i]`` is the one ``ids[i]`` names, None
+    when it does not exist): every problem is reported (field ``ids[i]``) and nothing is changed if there is any;
+    else the summaries ``change`` actually changed (no-ops left out), each once."""
+    if not requested:
+        raise DomainError(ErrorCode.REQUIRED, "give at least one summary id", "ids")
+    if len(requested) > limit:
+        raise DomainError(ErrorCode.MAX_LIMIT_EXCEEDED, f"at most {limit} summaries per call", "ids")
+    problems = Collector()
+    changed: dict[tuple[str, str], UsageSummary] = {}
+    for index, summary in enumerate(requested):
+        if summary is None:
+            problems.add(ErrorCode.NOT_FOUND, "no usage summary of this tenant has this id", f"ids[{index}]")
+            continue
+        try:
+            after = change(summary)
+        except DomainError as exc:
+            problems.add(exc.code, exc.message, f"ids[{index}]")
+            continue
+        if after != summary:
+            changed[(summary.account_external_id, summary.id)] = after
+    problems.raise_if_any()
+    return list(changed.values())
 
 
 def _add_rate(rates: tuple[RateTotal, ...], added: RateTotal) -> tuple[RateTotal, ...]:

@@ -14,17 +14,31 @@ from graphql_api.catalog_api import CatalogMutation, CatalogQuery
 from graphql_api.error_logs import Schema
 from graphql_api.errors import DomainErrorCodes, UnparsedInputs, should_mask
 from graphql_api.setup_api import SetupMutation, SetupQuery
-from graphql_api.summaries_api import SummariesQuery
+from graphql_api.summaries_api import SummariesMutation, SummariesQuery
 from graphql_api.types.catalog import POLICY_TYPES
 from graphql_api.uploads_api import UploadsMutation, UploadsQuery
 from graphql_api.usage_api import UsageMutation, UsageQuery
 from infra.settings import get_settings
 
 #: Each feature contributes its root types here (one line per feature keeps merges trivial).
-QUERIES: tuple[type, ...] = (CatalogQuery, AccountsQuery, SetupQuery, SummariesQuery, UsageQuery, UploadsQuery)
-MUTATIONS: tuple[type, ...] = (CatalogMutation, AccountsMutation, SetupMutation, UsageMutation, UploadsMutation)
-QUERIES += (ApiKeysQuery,)
-MUTATIONS += (ApiKeysMutation,)
+QUERIES: tuple[type, ...] = (
+    CatalogQuery,
+    AccountsQuery,
+    SetupQuery,
+    SummariesQuery,
+    UsageQuery,
+    UploadsQuery,
+    ApiKeysQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    CatalogMutation,
+    AccountsMutation,
+    SetupMutation,
+    UsageMutation,
+    SummariesMutation,
+    UploadsMutation,
+    ApiKeysMutation,
+)
 
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -230,6 +230,29 @@ def open_summary_shard(tenant: str, account_external_id: str) -> int:
     return digest[0] % OPEN_SUMMARY_SHARDS
 
 
+# gsi2 (KEYS_ONLY) lists a tenant's summaries by status for invoicing: gsi2pk = T#{tenant}#SUMST#{status},
+# gsi2sk = {period end}#{account}#{summary id}; a status change moves the summary to another partition.
+# Early-close markers (closeUsageSummaries) share one partition per tenant, sorted by the closed summary's
+# original closing time, so ingestion's PERIOD_CLOSED gate reads the ones whose waiting period is still running
+# with one Query: pk = T#{tenant}#EARLY, sk = {closes at}#{account}#{summary id}.
+
+
+def summaries_status_pk(tenant: str, status: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}SUMST{SEP}{status}"
+
+
+def summaries_status_sk(period_end_stamp: str, account_external_id: str, summary_id: str) -> str:
+    return f"{period_end_stamp}{SEP}{account_external_id}{SEP}{summary_id}"
+
+
+def early_closes_pk(tenant: str) -> str:
+    return f"{tenant_pk(tenant)}{SEP}EARLY"
+
+
+def early_close_sk(closes_at_stamp: str, account_external_id: str, summary_id: str) -> str:
+    return f"{closes_at_stamp}{SEP}{account_external_id}{SEP}{summary_id}"
+
+
 # ---------------------------------------------------------------------------------------------- usage records
 # Usage table. One item per record, its own partition: pk = T#{tenant}#U#{record id}, sk = "U". The record id
 # derives from the tenant and the idempotency key (core.usage.usage_record_id), so a repeat maps onto the same

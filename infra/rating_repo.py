@@ -157,9 +157,10 @@ def read_subscriptions_and_catalog(tenant: str, records: Sequence[UsageRecord], 
 
 class SummariesPeriodGate:
     """``core.usage_validation.PeriodGate`` backed by the summaries table: the records whose billing period no
-    longer accepts usage (``core.processing.gate``). Per batch: one Query of the tenant's policies; only for
-    records older than the shortest rating delay (late usage), one Query per account, the catalog's few Queries
-    and one BatchGetItem of summaries."""
+    longer accepts usage (``core.processing.gate``). Per batch: one Query of the tenant's policies and one of its
+    early-close markers (periods an admin closed before their waiting period passed); only for records older than
+    the shortest rating delay (late usage) or in a period closed early, one Query per account, the catalog's few
+    Queries and one BatchGetItem of summaries."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None, client: Any | None = None):
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -170,7 +171,8 @@ class SummariesPeriodGate:
             return set()
         now = self._clock()
         delay = shortest_delay(CatalogRepository(tenant).policies())
-        late = {i: r for i, r in enumerate(records) if not surely_open(r, delay, now)}
+        early = SummariesRepository(tenant, self._client).early_closes(now)
+        late = {i: r for i, r in enumerate(records) if not surely_open(r, delay, now, early)}
         if not late:
             return set()
         subscriptions, catalog = read_subscriptions_and_catalog(tenant, list(late.values()), self._client)

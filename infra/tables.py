@@ -15,9 +15,11 @@ def _s(name: str) -> dict[str, str]:
     return {"AttributeName": name, "AttributeType": "S"}
 
 
-def _table(name: str, index_projection: str = "ALL", stream: bool = False) -> dict[str, Any]:
+def _table(name: str, index_projection: str = "ALL", stream: bool = False,
+           more_indexes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Every table has the same shape: pk/sk, a gsi1 (sparse: only items that set gsi1pk/gsi1sk) and on-demand
-    billing; they differ in the index's projection and in whether a stream is on."""
+    billing; they differ in the index's projection, in whether a stream is on, and in further sparse indexes
+    (``more_indexes``: (name, projection), keyed ``{name}pk``/``{name}sk``)."""
     spec: dict[str, Any] = {
         "TableName": name,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -30,6 +32,14 @@ def _table(name: str, index_projection: str = "ALL", stream: bool = False) -> di
         }],
         "BillingMode": "PAY_PER_REQUEST",
     }
+    for index, projection in more_indexes:
+        spec["AttributeDefinitions"] += [_s(f"{index}pk"), _s(f"{index}sk")]
+        spec["GlobalSecondaryIndexes"].append({
+            "IndexName": index,
+            "KeySchema": [{"AttributeName": f"{index}pk", "KeyType": "HASH"},
+                          {"AttributeName": f"{index}sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": projection},
+        })
     if stream:
         spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     return spec
@@ -46,8 +56,9 @@ def accounts_table(settings: Settings) -> dict[str, Any]:
 
 
 def summaries_table(settings: Settings) -> dict[str, Any]:
-    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY) lists OPEN summaries by closing time."""
-    return _table(settings.summaries_table, index_projection="KEYS_ONLY")
+    """Usage summaries, one partition per account; gsi1 (KEYS_ONLY) lists OPEN summaries by closing time (the
+    period close), gsi2 (KEYS_ONLY) a tenant's summaries by status and period end (invoicing)."""
+    return _table(settings.summaries_table, index_projection="KEYS_ONLY", more_indexes=(("gsi2", "KEYS_ONLY"),))
 
 
 def usage_table(settings: Settings) -> dict[str, Any]:
@@ -75,9 +86,32 @@ def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60) -> lis
                 pass  # created concurrently by another process: fine
     deadline = time.monotonic() + timeout_s
     for table in TABLES:
-        name = table(settings)["TableName"]
-        while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"table {name} did not become ACTIVE in {timeout_s}s")
-            time.sleep(0.2)
+        spec = table(settings)
+        _wait_active(client, spec["TableName"], deadline, timeout_s)
+        if spec["TableName"] not in created:
+            _add_missing_indexes(client, spec, deadline, timeout_s)
     return created
+
+
+def _add_missing_indexes(client: Any, spec: dict[str, Any], deadline: float, timeout_s: float) -> None:
+    """Indexes a newer version defines on a table a store kept from before (a local store's data directory):
+    created one at a time, as UpdateTable allows, and waited for."""
+    name = spec["TableName"]
+    present = {i["IndexName"] for i in client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", [])}
+    for index in spec.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in present:
+            continue
+        client.update_table(TableName=name, AttributeDefinitions=spec["AttributeDefinitions"],
+                            GlobalSecondaryIndexUpdates=[{"Create": index}])
+        _wait_active(client, name, deadline, timeout_s)
+
+
+def _wait_active(client: Any, name: str, deadline: float, timeout_s: float) -> None:
+    while True:
+        table = client.describe_table(TableName=name)["Table"]
+        if table["TableStatus"] == "ACTIVE" and all(i.get("IndexStatus", "ACTIVE") == "ACTIVE"
+                                                     for i in table.get("GlobalSecondaryIndexes", [])):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE in {timeout_s}s")
+        time.sleep(0.2)

@@ -2,7 +2,8 @@
 
 A record's period is the billing period of the subscription that would pay for it (``matching``) containing its
 usage time; it accepts usage until the period's end plus the rating delay of the effective policy — and not at
-all once its summary is no longer OPEN. Records that rating could not attribute (no subscription, an unknown
+all once its summary is no longer OPEN — which may be before the waiting period passed, when an admin closed it
+early ("invoice now"). Records that rating could not attribute (no subscription, an unknown
 resource, …) are never closed here: they are accepted and processed to WARNING_UNRATED or ERROR.
 """
 
@@ -15,7 +16,7 @@ from core.catalog import Policy, PolicyKind, RecordStatus
 from core.periods import Period, as_utc
 from core.policies import DEFAULT_RATING_DELAY_DAYS
 from core.processing.context import CatalogView
-from core.processing.matching import Resolution, resolve_record
+from core.processing.matching import Resolution, resolve_record, usage_time
 from core.subscriptions import Subscription
 from core.summaries import SummaryKey, UsageSummary, closes_at
 from core.usage import UsageRecord
@@ -42,11 +43,28 @@ def booking_period(record: UsageRecord, catalog: CatalogView, subscriptions: tup
     return BookingPeriod(key, period, closes_at(period, res.policy.rating_delay_days))
 
 
-def surely_open(record: UsageRecord, shortest_delay_days: int, now: datetime) -> bool:
+@immutable
+class EarlyClose:
+    """A period of an account whose summary was closed before its waiting period passed (``closes_at``)."""
+
+    account_external_id: str
+    period_start: datetime
+    period_end: datetime
+    closes_at: datetime
+
+
+def surely_open(record: UsageRecord, shortest_delay_days: int, now: datetime,
+                early_closes: Iterable[EarlyClose] = ()) -> bool:
     """True when the record's period cannot be closed yet, whatever it is: a period ends after the record's
-    usage time and then waits at least the shortest rating delay, and no summary closes before that. Live usage
-    needs no reads at all."""
-    return as_utc(now) < as_utc(record.end_time) + timedelta(days=shortest_delay_days)
+    usage time and then waits at least the shortest rating delay, and no summary closes before that — unless an
+    admin closed it early, so a period of the account closed early that holds the usage time (``early_closes``:
+    those whose waiting period has not passed yet) leaves the record to be checked. Live usage needs no reads of
+    summaries at all."""
+    at = usage_time(record)
+    if as_utc(now) >= at + timedelta(days=shortest_delay_days):
+        return False
+    return not any(e.account_external_id == record.account_external_id and e.period_start <= at < e.period_end
+                   for e in early_closes)
 
 
 def shortest_delay(policies: Iterable[Policy]) -> int:

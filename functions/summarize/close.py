@@ -3,7 +3,8 @@ has passed becomes COMPLETE, frozen from then on (DOMAIN §2, §4).
 
 Runs on a schedule (template.yaml: every hour is plenty; a late run changes nothing, because rating books
 nothing into a summary once its closing time has passed). Reads the summaries table's sparse OPEN index, never
-scans. Environment: SUMMARIES_TABLE (and the common AWS_* variables).
+scans. An admin runs the same close for one tenant on demand with the GraphQL mutation ``closeUsagePeriods(asOf)``
+(``infra.summaries_repo.close_due`` with a tenant). Environment: SUMMARIES_TABLE (and the common AWS_* variables).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from core import summaries as s
 from core.errors import DomainError, ErrorCode
 from core.money import normalize_quantity, round_money
 from graphql_api.context import Info
+from graphql_api.errors import UserError
 from graphql_api.ids import from_global_id, to_global_id
 from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
@@ -29,11 +30,17 @@ def summary_global_id(account: str, summary_id: str) -> strawberry.ID:
 
 def parse_summary_id(value: str) -> SummaryRef:
     """(account, summary id) behind a UsageSummary id; NOT_FOUND when it is not one."""
+    ref = summary_ref(value)
+    if ref is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"'{value}' is not the id of a UsageSummary", "id")
+    return ref
+
+
+def summary_ref(value: str) -> SummaryRef | None:
+    """(account, summary id) behind a UsageSummary id; None when it is not one."""
     decoded = from_global_id(value, KIND)
     account, sep, summary_id = decoded[1].partition("|") if decoded else ("", "", "")
-    if not sep or not account or not summary_id:
-        raise DomainError(ErrorCode.NOT_FOUND, f"'{value}' is not the id of a UsageSummary", "id")
-    return account, summary_id
+    return (account, summary_id) if sep and account and summary_id else None
 
 
 @strawberry.type(description="One account (or binding target), resource and billing period: the roll-up invoicing "
@@ -61,7 +68,12 @@ class UsageSummary:
     prerated_amount: DecimalScalar  # type: ignore[valid-type]
     prerated_quantity: DecimalScalar  # type: ignore[valid-type]
     updated_at: DateTime | None  # type: ignore[valid-type]
-    closed_at: DateTime | None  # type: ignore[valid-type]
+    closed_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+        description="When it became COMPLETE: at or after closesAt, or earlier when closed early "
+                    "(closeUsageSummaries).")
+    invoice_reference: str | None = strawberry.field(
+        description="The invoice it was billed on (markUsageSummariesInvoiced); set once INVOICED.")
+    invoiced_at: DateTime | None  # type: ignore[valid-type]
     _record: strawberry.Private[s.UsageSummary]
 
     @classmethod
@@ -79,7 +91,8 @@ class UsageSummary:
             committed_amount=_money(summary.committed_amount, summary.currency), currency=summary.currency,
             usage_count=summary.usage_count, prerated_amount=_money(summary.prerated_amount, summary.currency),
             prerated_quantity=q(summary.prerated_quantity), updated_at=summary.updated_at,
-            closed_at=summary.closed_at, _record=summary)
+            closed_at=summary.closed_at, invoice_reference=summary.invoice_reference,
+            invoiced_at=summary.invoiced_at, _record=summary)
 
     @strawberry.field
     async def resource(self, info: Info) -> UsageResource:
@@ -131,3 +144,38 @@ async def account_summaries(info: Info, account: str, resource_code: str | None,
     page, more = await asyncio.to_thread(info.context.summaries.page, account, resource_code, since, until, size,
                                          cursor)
     return connection([UsageSummary.from_domain(x) for x in page], [x.id for x in page], more)
+
+
+async def tenant_summaries(info: Info, status: s.SummaryStatus | None, end_from: datetime | None,
+                           end_to: datetime | None, account: str | None, first: int | None, after: str | None
+                           ) -> Connection[UsageSummary]:
+    """``Query.usageSummaries``: the tenant's summaries across accounts by period end (then account, id), of one
+    status or all, periods ending in [periodEndFrom, periodEndTo)."""
+    size = page_size(first)
+    cursor = decode_cursor(after)
+    if end_from is not None and end_to is not None and end_to <= end_from:
+        raise DomainError(ErrorCode.INVALID_RANGE, "periodEndTo must be after periodEndFrom", "periodEndTo")
+    statuses = [status] if status is not None else list(s.SummaryStatus)
+    page, more = await asyncio.to_thread(info.context.summaries.listing, statuses, end_from, end_to, account,
+                                         size, cursor)
+    return connection([UsageSummary.from_domain(x) for _, x in page], [p for p, _ in page], more)
+
+
+@strawberry.type(description="The summaries a closeUsageSummaries or markUsageSummariesInvoiced call named, as "
+                             "they are after it (the same summary once); typed errors and nothing changed "
+                             "otherwise.")
+class UsageSummariesPayload:
+    summaries: list[UsageSummary] = strawberry.field(default_factory=list)
+    changed: int = strawberry.field(default=0, description="How many of them this call changed (a repeat: 0).")
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(description="What closeUsagePeriods closed.")
+class CloseUsagePeriodsPayload:
+    as_of: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="The moment it closed by: asOf, capped at now.")
+    closed_count: int = 0
+    summaries: list[UsageSummary] = strawberry.field(default_factory=list, description="The summaries it closed.")
+    has_more: bool = strawberry.field(
+        default=False, description="More were due than one call closes: call it again (it is idempotent).")
+    errors: list[UserError] = strawberry.field(default_factory=list)

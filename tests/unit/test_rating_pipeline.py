@@ -490,6 +490,39 @@ def test_correcting_a_closed_period_books_an_adjustment_into_the_current_one(cel
     assert drift_of(store) == []
 
 
+@pytest.mark.parametrize("state", ["closed early", "invoiced"])
+@pytest.mark.parametrize("kind", [CorrectionKind.VOID, CorrectionKind.AMEND])
+def test_correcting_a_period_closed_early_or_invoiced_books_an_adjustment_into_the_current_one(
+        cell: tuple[World, Store], state: str, kind: CorrectionKind) -> None:
+    from core.summaries import close_now, mark_invoiced
+
+    # GIVEN January's 4,500 texts ($375) rated, and January closed on Feb 2 ("invoice now", its waiting period
+    # runs to Feb 4) — and then invoiced
+    _, store = cell
+    store.run([usage("a", "acme", "TEXTS", "4500", at=T0 + timedelta(days=5))])
+    feb_2 = T0 + timedelta(days=32)
+    ref = ("acme", store.record("a").summary_id or "")
+    store.summaries[ref] = close_now(store.summaries[ref], feb_2)
+    if state == "invoiced":
+        store.summaries[ref] = mark_invoiced(store.summaries[ref], "INV-1", feb_2)
+    january = store.summaries[ref]
+    # WHEN the record is voided, or amended to 4,100 texts, still inside January's waiting period
+    quantity = "4100" if kind == CorrectionKind.AMEND else None
+    store.run([usage("c", "acme", "TEXTS", quantity, correction_of=store.record("a").id, kind=kind,
+                     at=T0 + timedelta(days=5))], now=feb_2 + timedelta(hours=1))
+    # THEN January is exactly as it was closed, and February holds the −$375 adjustment (and, for the amendment,
+    # the 4,100 texts rated again against January's grant: 100 over, $75), with the correction's January dates
+    assert store.summaries[ref] == january
+    correction = store.record("c")
+    feb = store.summaries[("acme", correction.summary_id or "")]
+    assert feb.period_start == T0 + timedelta(days=31) and feb.status.value == "OPEN"
+    assert feb.adjustment_amount == D("-375.00")
+    assert feb.amount == (D("-300.00") if kind == CorrectionKind.AMEND else D("-375.00"))
+    assert (correction.start_time, correction.end_time) == (T0 + timedelta(days=5), T0 + timedelta(days=5))
+    assert store.balance("SUBSCRIPTION:S1|TEXTS") == (0 if kind == CorrectionKind.AMEND else 4000)
+    assert drift_of(store) == []
+
+
 def test_late_usage_rated_after_its_period_closed_lands_in_the_current_period(cell: tuple[World, Store]) -> None:
     # GIVEN a January record rated only in February, after January closed
     _, store = cell
@@ -584,3 +617,25 @@ def test_the_gate_closes_a_period_after_its_waiting_period_or_once_its_summary_i
     assert surely_open(record, 3, T0 + timedelta(days=32, hours=23)) and not surely_open(record, 3, T0 + timedelta(
         days=33))
     assert booking_period(usage("b", "nobody", "TEXTS", "1"), world.view(), ()) is None
+
+
+def test_usage_of_a_period_closed_early_is_checked_even_when_younger_than_the_shortest_delay(
+        cell: tuple[World, Store]) -> None:
+    from core.processing.gate import EarlyClose, booking_period, is_closed, surely_open
+    from core.summaries import close_now
+
+    # GIVEN January's usage of Jan 31, and January closed on Feb 1 ("invoice now")
+    world, store = cell
+    record = usage("a", "acme", "TEXTS", "10", at=T0 + timedelta(days=30))
+    store.run([record], now=T0 + timedelta(days=30, hours=1))
+    feb_1 = T0 + timedelta(days=31)
+    closed = close_now(store.summary("acme"), feb_1)
+    early = [EarlyClose("acme", closed.period_start, closed.period_end, closed.closes_at)]
+    now = feb_1 + timedelta(hours=2)
+    # THEN January's usage is no longer surely open for that account (it is looked up, and found closed) ...
+    assert surely_open(record, 3, now) and not surely_open(record, 3, now, early)
+    booking = booking_period(record, world.view(), tuple(world.subscriptions["acme"]))
+    assert booking is not None and is_closed(booking, closed, now)
+    # ... while another account's, and February's, still need no reads
+    assert surely_open(usage("b", "other", "TEXTS", "1", at=T0 + timedelta(days=30)), 3, now, early)
+    assert surely_open(usage("c", "acme", "TEXTS", "1", at=feb_1 + timedelta(hours=1)), 3, now, early)

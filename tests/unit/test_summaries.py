@@ -130,3 +130,105 @@ def test_drift_names_every_field_that_differs() -> None:
     assert [(d.field, d.stored, d.expected) for d in drift(stored, expected)] == [("consumed_quantity", 11, 10)]
     assert drift(expected, expected) == []
     assert [d.field for d in drift(None, expected)] == ["summary"]
+
+
+# ---------------------------------------------------------------------------------------------- the invoicing loop
+FEB_1 = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def test_close_periods_as_of_is_the_given_moment_but_never_later_than_now() -> None:
+    from core.summaries import close_as_of
+
+    now = datetime(2026, 2, 10, tzinfo=UTC)
+    # GIVEN no asOf, one in the past, one in the future THEN now, that moment, now (the rule is never bent)
+    assert close_as_of(None, now) == now
+    assert close_as_of(FEB_1, now) == FEB_1
+    assert close_as_of(now + timedelta(days=30), now) == now
+
+
+def test_a_summary_is_due_once_its_waiting_period_has_passed_and_only_while_open() -> None:
+    from core.summaries import is_due
+
+    summary = summary_of()
+    assert not is_due(summary, datetime(2026, 2, 3, 23, tzinfo=UTC))
+    assert is_due(summary, datetime(2026, 2, 4, tzinfo=UTC))
+    assert not is_due(close(summary, datetime(2026, 2, 4, tzinfo=UTC)), datetime(2026, 3, 1, tzinfo=UTC))
+    # AND a close by the rule as of Feb 4 that runs on Feb 10 was closed on Feb 10
+    late = close(summary, datetime(2026, 2, 4, tzinfo=UTC), at=datetime(2026, 2, 10, tzinfo=UTC))
+    assert late.closed_at == datetime(2026, 2, 10, tzinfo=UTC) and not late.closed_early
+
+
+def test_invoice_now_closes_a_summary_once_its_period_has_ended_giving_up_its_waiting_period() -> None:
+    from core.summaries import close_now
+
+    summary = summary_of()
+    # WHEN closed on Jan 31 (the period runs) THEN refused PERIOD_NOT_ENDED
+    with pytest.raises(DomainError) as err:
+        close_now(summary, datetime(2026, 1, 31, 23, tzinfo=UTC))
+    assert err.value.code == ErrorCode.PERIOD_NOT_ENDED
+    # WHEN closed on Feb 2 (ended; late usage would be accepted until Feb 4) THEN COMPLETE at once, closed early
+    closed = close_now(summary, datetime(2026, 2, 2, tzinfo=UTC))
+    assert (closed.status, closed.closed_at, closed.version) == (SummaryStatus.COMPLETE,
+                                                                 datetime(2026, 2, 2, tzinfo=UTC), 1)
+    assert closed.closed_early and closed.closes_at == summary.closes_at
+    assert not closed.accepts_usage(datetime(2026, 2, 2, 1, tzinfo=UTC))
+    # AND closing it again changes nothing; a summary closed by the schedule is not "early"
+    assert close_now(closed, datetime(2026, 2, 3, tzinfo=UTC)) is closed
+    assert not close(summary, datetime(2026, 2, 4, tzinfo=UTC)).closed_early
+
+
+def test_only_a_complete_summary_is_invoiced_and_a_repeat_with_the_same_reference_changes_nothing() -> None:
+    from core.summaries import mark_invoiced
+
+    summary = summary_of()
+    at = datetime(2026, 2, 5, tzinfo=UTC)
+    # GIVEN an OPEN summary WHEN marked invoiced THEN refused STATUS_FORBIDS
+    with pytest.raises(DomainError) as err:
+        mark_invoiced(summary, "INV-1", at)
+    assert err.value.code == ErrorCode.STATUS_FORBIDS
+    # GIVEN it COMPLETE WHEN marked THEN INVOICED with the reference
+    invoiced = mark_invoiced(close(summary, datetime(2026, 2, 4, tzinfo=UTC)), "INV-1", at)
+    assert (invoiced.status, invoiced.invoice_reference, invoiced.invoiced_at) == (SummaryStatus.INVOICED, "INV-1", at)
+    # AND the same reference again changes nothing, another one is a CONFLICT
+    assert mark_invoiced(invoiced, "INV-1", at + timedelta(days=1)) is invoiced
+    with pytest.raises(DomainError) as err:
+        mark_invoiced(invoiced, "INV-2", at)
+    assert err.value.code == ErrorCode.CONFLICT
+    # AND it stays frozen: usage is not booked into it
+    with pytest.raises(DomainError):
+        apply(invoiced, aggregate([Contribution(invoiced.id, consumed=D(1), count=1)])[invoiced.id])
+
+
+@pytest.mark.parametrize(("value", "code"), [("", ErrorCode.REQUIRED), ("   ", ErrorCode.REQUIRED),
+                                             ("x" * 201, ErrorCode.INVALID_VALUE),
+                                             ("INV\n1", ErrorCode.INVALID_VALUE)])
+def test_an_invoice_reference_is_one_line_of_at_most_200_characters(value: str, code: str) -> None:
+    from core.summaries import invoice_reference
+
+    assert invoice_reference("  INV-2026-001 ") == "INV-2026-001"
+    with pytest.raises(DomainError) as err:
+        invoice_reference(value)
+    assert (err.value.code, err.value.field) == (code, "invoiceReference")
+
+
+def test_a_change_of_several_summaries_is_all_or_nothing_and_names_each_id_at_fault() -> None:
+    from core.summaries import close_now, plan_changes
+
+    january = summary_of()
+    february = summary_of(Period(FEB_1, datetime(2026, 3, 1, tzinfo=UTC)))
+    done = close(summary_of(Period(datetime(2025, 12, 1, tzinfo=UTC), JAN)), datetime(2026, 1, 5, tzinfo=UTC))
+    feb_2 = datetime(2026, 2, 2, tzinfo=UTC)
+    # GIVEN January (ended), February (running), an unknown id
+    with pytest.raises(DomainError) as err:
+        plan_changes([january, february, None], lambda s: close_now(s, feb_2), limit=50)
+    # THEN every problem is named by its input path, and nothing is planned
+    assert [(d.code, d.field) for d in err.value.all_details()] == [
+        (ErrorCode.PERIOD_NOT_ENDED, "ids[1]"), (ErrorCode.NOT_FOUND, "ids[2]")]
+    # WHEN only ended ones are named (January twice, December already COMPLETE) THEN January once, December left
+    changed = plan_changes([january, january, done], lambda s: close_now(s, feb_2), limit=50)
+    assert [(s.id, s.status) for s in changed] == [(january.id, SummaryStatus.COMPLETE)]
+    # AND no ids, or more than the limit, are refused
+    for requested, code in (([], ErrorCode.REQUIRED), ([january] * 3, ErrorCode.MAX_LIMIT_EXCEEDED)):
+        with pytest.raises(DomainError) as err:
+            plan_changes(requested, lambda s: close_now(s, feb_2), limit=2)
+        assert (err.value.code, err.value.field) == (code, "ids")
