@@ -29,3 +29,11 @@ class CanRecordUsage(_Requires):
 
 class CanConfigure(_Requires):
     action = Action.CONFIGURE
+
+
+def refused(info: Any) -> bool:
+    """Whether the caller's roles refuse the field being resolved (judged before any of its inputs is)."""
+    definition = info.parent_type.fields[info.field_name].extensions.get("strawberry-definition")
+    principal = info.context.principal
+    return any(issubclass(permission, _Requires) and not (principal is not None and principal.may(permission.action))
+               for permission in getattr(definition, "permission_classes", None) or ())
