@@ -144,11 +144,17 @@ def check(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
         return errors
     all_rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule,
                  *(() if introspection else (NoSchemaIntrospectionCustomRule,)))
-    found = validate(schema, document, all_rules, hide_suggestions=hide_suggestions)
-    for error in found:
-        if not (error.extensions or {}).get("code"):
-            error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
-    return found
+    return [coded(error) for error in validate(schema, document, all_rules, hide_suggestions=hide_suggestions)]
+
+
+def coded(error: GraphQLError) -> GraphQLError:
+    """A validation error with its code; one a scalar's parser raised (a bad literal) is the client's, not masked."""
+    code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+    if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
+        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
+                            extensions={**(error.extensions or {}), "code": code})
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error
 
 
 class DocumentLimits(SchemaExtension):
