@@ -160,9 +160,9 @@ def check_body(body: bytes, content_type: str) -> None:
 
 def check_params(request: Request) -> None:
     for name in ("variables", "extensions"):
-        if request.query_params.get(name):
-            if not isinstance(parse_json(request.query_params[name].encode(), f"'{name}'"), dict):
-                raise Refused(400, "BAD_REQUEST", f"'{name}' must be a JSON object")
+        raw = request.query_params.get(name)
+        if raw and not isinstance(parse_json(raw.encode(), f"'{name}'"), dict):
+            raise Refused(400, "BAD_REQUEST", f"'{name}' must be a JSON object")
 
 
 def parse_json(raw: bytes, what: str) -> Any:

@@ -1,8 +1,8 @@
 """The one place where domain errors become GraphQL: typed results for expected failures, masked otherwise."""
 
 import logging
-from decimal import DecimalException
 from collections.abc import Iterator
+from decimal import DecimalException
 from typing import Any
 
 import strawberry

@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,16 @@ HOSTILE_DATETIMES = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "
 decimals = st.one_of(st.sampled_from(HOSTILE_DECIMALS),
                      st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: format(d, "f")),
                      st.integers(min_value=-10**30, max_value=10**30).map(str))
+
+
+def with_offset(moment: datetime, minutes: int) -> str:
+    """``moment`` (any year, 0001 included) written with a UTC offset of ``minutes``."""
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{moment.isoformat()}{'-' if minutes < 0 else '+'}{hours:02d}:{rest:02d}"
+
+
 offsets = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59)
-datetimes = st.one_of(st.sampled_from(HOSTILE_DATETIMES),
-                      st.builds(lambda moment, minutes: moment.isoformat() + "%+03d:%02d" % divmod(minutes, 60)
-                                if minutes >= 0 else moment.isoformat() + "-%02d:%02d" % divmod(-minutes, 60),
-                                st.datetimes(), offsets))
+datetimes = st.one_of(st.sampled_from(HOSTILE_DATETIMES), st.builds(with_offset, st.datetimes(), offsets))
 json_values = st.sampled_from(["x", "\ud800", "y" * 10_000, ""])
 
 schemathesis.graphql.scalar("Decimal", decimals.map(nodes.String))

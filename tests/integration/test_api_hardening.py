@@ -267,3 +267,60 @@ def test_hostile_values_get_typed_errors_not_unexpected_error(api: Any) -> None:
         assert "Unexpected error." not in json.dumps(body), body
         errors = body.get("errors") or next(iter(body["data"].values()))["errors"]
         assert errors and all(e.get("code") or e["extensions"]["code"] for e in errors), body
+
+
+def test_under_uvicorn_a_slow_body_is_cut_off_and_a_chunked_one_is_counted(settings_env: pytest.MonkeyPatch,
+                                                                          api: Any) -> None:
+    # GIVEN the app served by uvicorn with a 0.5 s body read timeout
+    import socket
+    import threading
+
+    import uvicorn
+
+    from graphql_api.app import create_app
+    from infra.settings import reset_settings
+
+    settings_env.setenv("GRAPHQL_BODY_READ_TIMEOUT_SECONDS", "0.5")
+    reset_settings()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        head = (f"POST /graphql HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {api.key}\r\n"
+                "Content-Type: application/json\r\n")
+
+        def exchange(request: bytes, then: bytes = b"", pause: float = 0.0) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(request)
+                if pause:
+                    time.sleep(pause)
+                try:
+                    if then:
+                        conn.sendall(then)
+                except OSError:  # the server already answered and closed
+                    pass
+                return conn.recv(65536)
+
+        # WHEN a client sends 16 of the 100 bytes it announced, then stalls
+        started = time.monotonic()
+        slow = exchange((head + "Content-Length: 100\r\n\r\n").encode() + b'{"query": "{ pro')
+        # THEN it is answered 408 after the read timeout
+        assert slow.startswith(b"HTTP/1.1 408") and b"REQUEST_TIMEOUT" in slow, slow[:300]
+        assert time.monotonic() - started < 5
+        # WHEN a client streams 3 MB in chunks, with no Content-Length
+        chunk = b"x" * 65536
+        body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(48)) + b"0\r\n\r\n"
+        big = exchange((head + "Transfer-Encoding: chunked\r\n\r\n").encode() + b'10\r\n{"query": "{ x",\r\n', body)
+        # THEN the streamed bytes are counted: 413
+        assert big.startswith(b"HTTP/1.1 413") and b"PAYLOAD_TOO_LARGE" in big, big[:300]
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -15,7 +15,7 @@ def fragment_bomb(levels: int) -> str:
     """``fragment F{i} on UsageResource { ...F{i-1} ...F{i-1} }``: 2^levels expanded selections in ~1 KB."""
     fragments = ["fragment F0 on UsageResource { code name }"]
     fragments += [f"fragment F{i} on UsageResource {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, levels + 1)]
-    return '{ usageResource(code: "X") { ...F%d } }\n' % levels + "\n".join(fragments)
+    return f'{{ usageResource(code: "X") {{ ...F{levels} }} }}\n' + "\n".join(fragments)
 
 
 def test_a_fragment_bomb_is_measured_in_linear_time() -> None:
