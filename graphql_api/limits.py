@@ -24,6 +24,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    parse,
     validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -166,10 +167,16 @@ class DocumentLimits(SchemaExtension):
     """
 
     async def on_parse(self) -> AsyncIterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or []:
-            if not (error.extensions or {}).get("code"):
+        """Parse in a worker thread too (20,000 tokens or a 2 MB string literal take a good fraction of a second);
+        Strawberry then finds the document parsed. A syntax error is answered as GRAPHQL_PARSE_FAILED."""
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            try:
+                context.graphql_document = await asyncio.to_thread(parse, context.query, **context.parse_options)
+            except GraphQLError as error:
                 error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_PARSE_FAILED"}
+                raise
+        yield
 
     async def on_validate(self) -> AsyncIterator[None]:
         from infra.settings import get_settings
