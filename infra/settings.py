@@ -29,7 +29,7 @@ class Settings:
     #: where the per-row report of {ingest_prefix}{path} is written: {report prefix}{path}.report.csv
     ingest_report_prefix: str = "reports/"
     #: fields a document may select once its fragments are expanded (graphql_api/limits.py)
-    max_selections: int = 2000
+    max_selections: int = 1000
     #: introspection and "did you mean" suggestions for non-ADMIN keys (ADMIN keys always have them)
     introspection: bool = True
     #: how long a process trusts an API key lookup: a revoked key stops working within this time
@@ -57,7 +57,7 @@ class Settings:
             summaries_table=e.get("SUMMARIES_TABLE", "usage-summaries"),
             ingest_prefix=e.get("INGEST_PREFIX", "incoming/"),
             ingest_report_prefix=e.get("INGEST_REPORT_PREFIX", "reports/"),
-            max_selections=int(e.get("GRAPHQL_MAX_SELECTIONS", "2000")),
+            max_selections=int(e.get("GRAPHQL_MAX_SELECTIONS", "1000")),
             introspection=e.get("GRAPHQL_INTROSPECTION", "on").strip().lower() not in ("off", "false", "0", "no"),
             key_cache_seconds=float(e.get("API_KEY_CACHE_SECONDS", "5")),
             body_read_timeout_seconds=float(e.get("GRAPHQL_BODY_READ_TIMEOUT_SECONDS", "10")),

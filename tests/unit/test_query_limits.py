@@ -8,7 +8,7 @@ from graphql import parse
 
 from graphql_api.limits import Limits, limit_errors, measure
 
-LIMITS = Limits(max_depth=12, max_aliases=30, max_selections=2000)
+LIMITS = Limits(max_depth=12, max_aliases=30, max_selections=1000)
 
 
 def fragment_bomb(levels: int) -> str:
