@@ -5,7 +5,7 @@ No answer may be a 5xx, an unmasked or masked unexpected error ("Unexpected erro
 has a typed error), or slower than the time budget. Decimal and DateTime arguments come from hostile strategies.
 
     FUZZ_EXAMPLES (default 1): examples per operation; `make fuzz` runs 25 (FUZZ_EXAMPLES=... to change)
-    FUZZ_TIME_BUDGET_SECONDS (default 5): slowest answer allowed
+    FUZZ_TIME_BUDGET_SECONDS (default 10): slowest answer allowed (the machine may be shared: 2 cores, loaded)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.fuzz.figures import Figures
 
 JSON = "application/json"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1"))
-BUDGET = float(os.environ.get("FUZZ_TIME_BUDGET_SECONDS", "5"))
+BUDGET = float(os.environ.get("FUZZ_TIME_BUDGET_SECONDS", "10"))
 
 HOSTILE_DECIMALS = ["1E+100", "1e309", "NaN", "-0", "9" * 45, "1E+999999999", "-1E+999999999", "Infinity", "sNaN",
                     "1e21", "0.000000000000000000001", "-1", "", " 1", "1_000", "0x10", "1,5", "\ud800",
