@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-moto test-ddblocal browser check-template lint schema bench install clean
+.PHONY: serve test test-moto test-ddblocal browser fuzz check-template lint schema bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,11 @@ test-moto: $(STAMP) browser
 # worker installs it into .cache/ (locked), and each xdist worker runs its own in-memory instance for its session.
 test-ddblocal: $(STAMP) browser
 	USAGE_TEST_STORE=dynamodb-local $(BIN)/python -m pytest -n 2 tests/integration tests/e2e
+
+# Schemathesis over schema.graphql for all three roles, FUZZ_EXAMPLES examples per operation (make test runs 1).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -s -p no:randomly tests/fuzz
 
 # cfn-lint, `sam validate --lint` and `sam build` (pinned tools in .venv-sam).
 check-template:

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     MAX_LIMIT_EXCEEDED = "MAX_LIMIT_EXCEEDED"
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"  # the store cannot be reached or is throttling: retry later
     # values
     NEGATIVE_QUANTITY = "NEGATIVE_QUANTITY"
     TOO_MANY_DECIMALS = "TOO_MANY_DECIMALS"

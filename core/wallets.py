@@ -386,7 +386,7 @@ class LedgerLine:
 
 def timestamp(at: datetime) -> str:
     """Fixed-width UTC, so keys sort in time order (the same format as ``infra.codec.to_iso``)."""
-    return as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(at).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # 4-digit years below 1000 too
 
 
 def ledger_key(at: datetime, rank: str, ref: str) -> str:

@@ -1,14 +1,20 @@
 """The one place where domain errors become GraphQL: typed results for expected failures, masked otherwise."""
 
+import logging
 from collections.abc import Iterator
+from decimal import DecimalException
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from core.errors import DomainError, ErrorCode
+from graphql_api.permissions import refused
 from graphql_api.scalars import Unparsed
+from infra.store_errors import translate
+
+logger = logging.getLogger("graphql_api")
 
 
 @strawberry.type
@@ -45,16 +51,74 @@ def format_domain_error(exc: DomainError) -> ExpectedGraphQLError:
     return ExpectedGraphQLError(exc.message, exc.code, field=exc.field)
 
 
+def typed(error: GraphQLError) -> GraphQLError:
+    """The error a client may see for ``error``: storage failures and invalid variables become typed errors.
+
+    A storage outage (or the store refusing an input) anywhere in the chain becomes its ``DomainError``, and so does
+    a Decimal computation that overflowed on an absurd input (the net under the per-field bounds); a variable
+    that could not be coerced (the error points at its definition: no resolver ran) is INVALID_VALUE with
+    graphql-core's message, which names the variable and the input path. Anything else is left for masking.
+    """
+    original = error.original_error
+    if original is not None and not isinstance(original, (GraphQLError, DomainError)):
+        domain = translate(original)
+        if domain is None and isinstance(original, DecimalException):  # a number no Decimal context can hold
+            domain = DomainError(ErrorCode.INVALID_VALUE, "a number in the input is too large or too precise")
+        if domain is not None:
+            return GraphQLError(domain.message, error.nodes, path=error.path, original_error=domain,
+                                extensions={"code": domain.code})
+    if error.path is None and error.nodes and all(isinstance(n, VariableDefinitionNode) for n in error.nodes) \
+            and not (error.extensions or {}).get("code"):
+        return ExpectedGraphQLError(error.message, ErrorCode.INVALID_VALUE)
+    return error
+
+
 class DomainErrorCodes(SchemaExtension):
-    """A DomainError raised outside a payload (paging, limits) still reaches the client with its code."""
+    """A DomainError raised outside a payload (paging, limits) still reaches the client with its code; a store
+    outage answers HTTP 503 with STORE_UNAVAILABLE."""
 
     def on_execute(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        for error in (result.errors if result else None) or []:
+        errors = (result.errors if result else None) or []
+        for index, error in enumerate(errors):
+            errors[index] = error = typed(error)
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code, "field": original.field}
+                if original.code == ErrorCode.STORE_UNAVAILABLE:
+                    response = getattr(self.execution_context.context, "response", None)
+                    if response is not None:
+                        response.status_code = 503
+
+
+def expected(error: GraphQLError) -> bool:
+    """An error the client caused or the store's state explains: logged on one line, never with a traceback."""
+    original = error.original_error
+    return original is None or isinstance(original, (GraphQLError, DomainError)) or typed(error) is not error
+
+
+def describe(error: GraphQLError) -> str:
+    """``CODE at path: message`` on one line."""
+    original = error.original_error
+    code = (error.extensions or {}).get("code") or getattr(original, "code", None) or (
+        "GRAPHQL_VALIDATION_FAILED" if original is None else type(original).__name__)
+    code = getattr(code, "value", code)  # an ErrorCode member reads as its value
+    where = ".".join(str(p) for p in error.path) if error.path else "the request"
+    return f"{code} at {where}: {' '.join(error.message.split())}"
+
+
+class LoggedSchema(strawberry.Schema):
+    """Expected errors are logged on one line (code and message); unexpected ones with their traceback."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = []
+        for error in errors:
+            if expected(error):
+                logger.info("expected error: %s", describe(error))
+            else:
+                unexpected.append(error)
+        super().process_errors(unexpected, execution_context)
 
 
 #: Root fields that judge Decimal/DateTime inputs per item themselves (one bad record never sinks the others).
@@ -67,7 +131,7 @@ class UnparsedInputs(SchemaExtension):
     def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
         if info.path.prev is None and info.field_name not in PER_ITEM_VALIDATION:
             found = _first_unparsed(kwargs, "")
-            if found is not None:
+            if found is not None and not refused(info):  # a caller who may not call it learns FORBIDDEN first
                 path, value = found
                 raise DomainError(ErrorCode.INVALID_VALUE, f"{path}: {value.reason}", path)
         return _next(root, info, *args, **kwargs)

@@ -33,3 +33,11 @@ class CanConfigure(_Requires):
 
 class CanManageKeys(_Requires):
     action = Action.MANAGE_KEYS
+
+
+def refused(info: Any) -> bool:
+    """Whether the caller's roles refuse the field being resolved (judged before any of its inputs is)."""
+    definition = info.parent_type.fields[info.field_name].extensions.get("strawberry-definition")
+    principal = info.context.principal
+    return any(issubclass(permission, _Requires) and not (principal is not None and principal.may(permission.action))
+               for permission in getattr(definition, "permission_classes", None) or ())

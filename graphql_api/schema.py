@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaskErrors, MaxTokensLimiter
 from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
 from graphql_api.apikeys_api import ApiKeysMutation, ApiKeysQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
-from graphql_api.error_logs import Schema
-from graphql_api.errors import DomainErrorCodes, UnparsedInputs, should_mask
+from graphql_api.errors import DomainErrorCodes, LoggedSchema, UnparsedInputs, should_mask
+from graphql_api.limits import DocumentLimits, Executor
 from graphql_api.setup_api import SetupMutation, SetupQuery
 from graphql_api.summaries_api import SummariesMutation, SummariesQuery
 from graphql_api.types.catalog import POLICY_TYPES
 from graphql_api.uploads_api import UploadsMutation, UploadsQuery
 from graphql_api.usage_api import UsageMutation, UsageQuery
-from infra.settings import get_settings
 
 #: Each feature contributes its root types here (one line per feature keeps merges trivial).
 QUERIES: tuple[type, ...] = (
@@ -45,20 +44,19 @@ Mutation = merge_types("Mutation", MUTATIONS)
 
 
 def build_schema() -> strawberry.Schema:
-    settings = get_settings()
     extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        DocumentLimits,  # depth, aliases and expanded size, each fragment measured once; validation off the loop
         MaxTokensLimiter(max_token_count=20_000),
         UnparsedInputs,
         DomainErrorCodes,
         MaskErrors(should_mask_error=should_mask),
     ]
-    return Schema(  # expected errors logged on one line (graphql_api/error_logs.py)
+    return LoggedSchema(  # expected errors logged on one line, bugs with their traceback
         query=Query,
         mutation=Mutation,
         types=POLICY_TYPES,
         extensions=extensions,
+        execution_context_class=Executor,
     )
 
 

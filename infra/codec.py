@@ -40,7 +40,7 @@ def to_iso(value: datetime) -> str:
     """UTC, fixed width, so that strings sort in time order."""
     if value.tzinfo is None:
         raise ValueError("naive datetimes are not stored; use UTC-aware ones")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # years < 1000 too
 
 
 def from_iso(value: str) -> datetime:

@@ -32,6 +32,14 @@ class Settings:
     files_bucket: str = "usage-files"
     #: S3 endpoint (AWS_ENDPOINT_URL_S3: the embedded store locally); None: AWS
     s3_endpoint: str | None = None
+    #: fields a document may select once its fragments are expanded (graphql_api/limits.py)
+    max_selections: int = 1000
+    #: introspection and "did you mean" suggestions for non-ADMIN keys (ADMIN keys always have them)
+    introspection: bool = True
+    #: how long a process trusts an API key lookup: a revoked key stops working within this time
+    key_cache_seconds: float = 5.0
+    #: a request body not fully received within this many seconds is refused (HTTP 408)
+    body_read_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -55,6 +63,10 @@ class Settings:
             ingest_report_prefix=e.get("INGEST_REPORT_PREFIX", "reports/"),
             files_bucket=e.get("FILES_BUCKET") or "usage-files",
             s3_endpoint=e.get("AWS_ENDPOINT_URL_S3") or None,
+            max_selections=int(e.get("GRAPHQL_MAX_SELECTIONS", "1000")),
+            introspection=e.get("GRAPHQL_INTROSPECTION", "on").strip().lower() not in ("off", "false", "0", "no"),
+            key_cache_seconds=float(e.get("API_KEY_CACHE_SECONDS", "5")),
+            body_read_timeout_seconds=float(e.get("GRAPHQL_BODY_READ_TIMEOUT_SECONDS", "10")),
         )
 
 

@@ -82,3 +82,24 @@ def test_lambda_handler_serves_graphiql_and_its_files_without_a_cdn(store_endpoi
     # AND the largest file fits in a synchronous Lambda response (6 MB)
     largest = invoke(get_event("/graphiql/graphiql-3.8.3.min.js", "*/*"))
     assert largest["statusCode"] == 200 and len(json.dumps(largest)) < 6 * 1024 * 1024
+
+
+def test_lambda_handler_refuses_malformed_and_oversized_bodies_with_coded_4xx(api: Any) -> None:
+    # GIVEN API Gateway events with a valid key and bodies the API must refuse
+    def with_body(body: str, base64: bool = False) -> dict[str, Any]:
+        event = load_event("http_api_graphql")
+        event["headers"]["authorization"] = f"Bearer {api.key}"
+        event.update(body=body, isBase64Encoded=base64)
+        return event
+
+    cases = [(with_body('"str"'), 400, "BAD_REQUEST"), (with_body("null"), 400, "BAD_REQUEST"),
+             (with_body(base64.b64encode(b"\xff\xfe{").decode(), base64=True), 400, "BAD_REQUEST"),
+             (with_body("[" * 100_000 + "]" * 100_000), 400, "BAD_REQUEST"),
+             (with_body('{"query": "{ products { edges { cursor } } }", "pad": "' + "x" * 3 * 1024 * 1024 + '"}'),
+              413, "PAYLOAD_TOO_LARGE")]
+    for event, status, code in cases:
+        # WHEN Lambda invokes the handler
+        response = invoke(event)
+        # THEN each gets its status and code, never a 500
+        assert response["statusCode"] == status, response
+        assert body_of(response)["errors"][0]["extensions"]["code"] == code

@@ -70,3 +70,16 @@ def test_every_kind_of_field_decodes_from_what_the_store_returns() -> None:
     # the decoder of a class is worked out once, not for every value
     assert decode(Part, {"name": "z", "weight": "2"}) == Part("z", Decimal(2))
     assert codec._converters(Part) is codec._converters(Part)
+
+
+def test_a_year_below_1000_is_stored_fixed_width_and_reads_back() -> None:
+    # GIVEN a moment in year 122 (glibc's strftime("%Y") writes "122", which fromisoformat refuses)
+    from core.wallets import timestamp
+    from infra.codec import from_iso, to_iso
+
+    moment = datetime(122, 5, 2, 10, 5, 6, 147, tzinfo=UTC)
+    # WHEN it is encoded THEN it is fixed width, sorts before later years, and decodes to itself
+    assert to_iso(moment) == timestamp(moment) == "0122-05-02T10:05:06.000147Z"
+    assert to_iso(moment) < to_iso(datetime(2026, 1, 1, tzinfo=UTC))
+    assert from_iso(to_iso(moment)) == moment
+    assert to_iso(datetime(2026, 5, 2, 10, 5, 6, tzinfo=UTC)) == "2026-05-02T10:05:06.000000Z"
