@@ -13,7 +13,8 @@ Rules:
 - A credit is valid for ``validity_term × validity_unit`` from the start of its period (``NONE``: no expiry).
 - At the natural end of its validity, what is left either expires or, with rollover, moves to a ROLLOVER bucket
   valid for one more validity term; with ``rollover_can_expire`` a balance rolls at most
-  ``maximum_rollover_count`` times and then expires.
+  ``maximum_rollover_count`` times and then expires; with ``maximum_rollover_quantity`` at most that much of a
+  balance carries over each time and the rest expires (an EXPIRY beside the ROLLOVER). Both limits may apply.
 - The subscription's end and the pack's (product's) end are hard ends: buckets stop there and forfeit what is
   left (EXPIRY), with no rollover. The grant's own ``effective_to`` only stops new credits.
 - A grant never starts before its subscription.
@@ -99,6 +100,8 @@ class GrantSchedule:
     rollover_allowed: bool = False
     rollover_can_expire: bool = False
     maximum_rollover_count: int | None = None
+    #: at most this much carries over per rollover; the rest expires (None: no cap)
+    maximum_rollover_quantity: Decimal | None = None
     source: GrantSource = GrantSource.GRANT
     subscription_end: datetime | None = None
     product_end: datetime | None = None
@@ -119,6 +122,9 @@ class GrantSchedule:
                 "a rollover that can expire needs a maximum rollover count of 0 or more",
                 "maximumRolloverCount",
             )
+        if self.maximum_rollover_quantity is not None and self.maximum_rollover_quantity < ZERO:
+            raise DomainError(ErrorCode.INVALID_VALUE, "a maximum rollover quantity cannot be negative",
+                              "maximumRolloverQuantity")
 
     @property
     def start(self) -> datetime:
@@ -163,6 +169,8 @@ class PlannedBucket:
     #: when this quantity was first granted (a rollover keeps its credit's): older balances win drawdown ties
     granted_at: datetime
     rolls_from: str | None = None
+    #: at most this much of the balance rolls over at the end (the rest expires); None = all of it
+    rollover_cap: Decimal | None = None
 
 
 @immutable
@@ -226,7 +234,12 @@ def settle(plan: Sequence[PlannedBucket], debits_by_bucket: Mapping[str, Decimal
     """Balances as of ``as_of`` given the total debited from each bucket before then.
 
     ``plan`` must reach ``as_of`` (``bucket_plan(schedule, until >= as_of)``). A bucket that would be granted
-    nothing (an empty rollover, a credit prorated to 0) is left out.
+    nothing (an empty rollover, a credit prorated to 0) is left out. A bucket's ``rollover_cap`` (the schedule's
+    ``maximum_rollover_quantity``) bounds what its rollover carries; the rest of the balance expires.
+
+    The cap keeps the chain invariant of ``core.wallets``: a rollover is granted at most what its parent left, so
+    the debits of a credit's chain never exceed the credit, and a late debit of the parent bounded by
+    ``credit − chain total`` always leaves the rollover at least what it has been debited.
     """
     as_of = as_utc(as_of)
     children = {b.rolls_from for b in plan if b.rolls_from is not None}
@@ -251,8 +264,12 @@ def settle(plan: Sequence[PlannedBucket], debits_by_bucket: Mapping[str, Decimal
             if planned.on_end == EndAction.ROLLOVER:
                 if planned.id not in children:
                     raise DomainError(ErrorCode.INVALID_RANGE, f"the plan ends before '{planned.id}' rolls over")
-                rolled_out = rolled[planned.id] = left
-                events.append(LedgerEvent(planned.id, LedgerType.ROLLOVER, -left, planned.effective_to))
+                rolled_out = rolled[planned.id] = left if planned.rollover_cap is None else min(left, planned.rollover_cap)
+                expired = left - rolled_out
+                if rolled_out > ZERO:
+                    events.append(LedgerEvent(planned.id, LedgerType.ROLLOVER, -rolled_out, planned.effective_to))
+                if expired > ZERO:
+                    events.append(LedgerEvent(planned.id, LedgerType.EXPIRY, -expired, planned.effective_to))
             else:
                 expired = left
                 events.append(LedgerEvent(planned.id, LedgerType.EXPIRY, -left, planned.effective_to))
@@ -316,6 +333,7 @@ def _credit(
         period_index=index,
         on_end=_on_end(schedule, natural, 0),
         granted_at=begins,
+        rollover_cap=schedule.maximum_rollover_quantity,
     )
 
 
@@ -335,6 +353,7 @@ def _rollover(schedule: GrantSchedule, parent: PlannedBucket) -> PlannedBucket:
         on_end=_on_end(schedule, natural, count),
         granted_at=parent.granted_at,
         rolls_from=parent.id,
+        rollover_cap=schedule.maximum_rollover_quantity,
     )
 
 

@@ -146,6 +146,7 @@ def grant_schedule(grant: ProductUsageGrant, pur: ProductUsageResource, product:
         rollover_allowed=bool(rollover and rollover.rollover_allowed),
         rollover_can_expire=bool(rollover and rollover.rollover_allowed and rollover.rollover_can_expire),
         maximum_rollover_count=rollover.maximum_rollover_count if rollover else None,
+        maximum_rollover_quantity=rollover.maximum_rollover_quantity if rollover else None,
         source=source,
         subscription_end=subscription_end,
         product_end=as_utc(pur.effective_to) if is_pack and pur.effective_to else None,
@@ -396,11 +397,24 @@ def ledger_key(at: datetime, rank: str, ref: str) -> str:
 def lifecycle_lines(settlement: Settlement) -> list[LedgerLine]:
     """GRANT/REFRESH/ROLLOVER credits and EXPIRY/ROLLOVER-out of every bucket, with opening and closing."""
     lines = []
+    seen: set[str] = set()
+    # what leaves a bucket at one moment, in total: a capped rollover goes out as a ROLLOVER and an EXPIRY
+    left: dict[tuple[str, datetime], Decimal] = {}
+    for event in settlement.events:
+        if event.quantity < ZERO:
+            left[(event.bucket_id, event.at)] = left.get((event.bucket_id, event.at), ZERO) - event.quantity
     for event in settlement.events:
         credit = event.quantity >= ZERO
-        opening, closing = (ZERO, event.quantity) if credit else (-event.quantity, ZERO)
-        lines.append(LedgerLine(ledger_key(event.at, RANK_CREDIT if credit else RANK_OUT, event.bucket_id),
-                                event.bucket_id, LedgerEntryType(event.type.value), event.quantity, opening,
+        key = ledger_key(event.at, RANK_CREDIT if credit else RANK_OUT, event.bucket_id)
+        if key in seen:
+            key = f"{key}~{event.type.value}"
+        seen.add(key)
+        if credit:
+            opening, closing = ZERO, event.quantity
+        else:
+            opening = left[(event.bucket_id, event.at)]
+            closing = left[(event.bucket_id, event.at)] = opening + event.quantity
+        lines.append(LedgerLine(key, event.bucket_id, LedgerEntryType(event.type.value), event.quantity, opening,
                                 closing, event.at))
     return sorted(lines, key=lambda line: line.key)
 

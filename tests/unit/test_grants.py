@@ -205,6 +205,59 @@ def test_rolled_over_balance_expires_after_the_maximum_count():
     assert [p.on_end for p in plan if p.id.startswith("sub1:texts:ROLLOVER:")] == [EndAction.EXPIRY] * 2
 
 
+def test_a_rollover_quantity_cap_carries_at_most_the_cap_and_expires_the_rest():
+    # GIVEN rollover without expiry capped at 1,000 texts, and 4,000 texts unused in July
+    schedule = texts(rollover_allowed=True, maximum_rollover_quantity=D(1000))
+    # WHEN settled on Aug 25 with 200 of July's rolled-over texts used
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {"sub1:texts:ROLLOVER:0:1": D(200)}, utc(2024, 8, 25))
+    # THEN 1,000 rolled over on Aug 20, the other 3,000 expired then, each with its ledger event
+    by_id = {b.id: b for b in result.buckets}
+    july = by_id["sub1:texts:GRANT:0"]
+    assert (july.granted, july.rolled_out, july.expired, july.balance) == (D(4000), D(1000), D(3000), D(0))
+    assert (by_id["sub1:texts:ROLLOVER:0:1"].granted, by_id["sub1:texts:ROLLOVER:0:1"].balance) == (D(1000), D(800))
+    july_events = [(e.type, e.quantity, e.at) for e in result.events if e.bucket_id == "sub1:texts:GRANT:0"]
+    assert july_events == [(LedgerType.GRANT, D(4000), utc(2024, 7, 20)),
+                           (LedgerType.ROLLOVER, D(-1000), utc(2024, 8, 20)),
+                           (LedgerType.EXPIRY, D(-3000), utc(2024, 8, 20))]
+
+
+def test_a_balance_under_the_cap_rolls_over_whole():
+    # GIVEN a cap of 1,000 and 3,500 of July's 4,000 texts used WHEN settled in August THEN all 500 left roll over
+    schedule = texts(rollover_allowed=True, maximum_rollover_quantity=D(1000))
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {"sub1:texts:GRANT:0": D(3500)}, utc(2024, 8, 25))
+    by_id = {b.id: b for b in result.buckets}
+    assert (by_id["sub1:texts:GRANT:0"].rolled_out, by_id["sub1:texts:GRANT:0"].expired) == (D(500), D(0))
+    assert not [e for e in result.events if e.type == LedgerType.EXPIRY]
+
+
+def test_count_and_quantity_limits_apply_together():
+    # GIVEN rollover capped at 1,000 that expires after 1 rollover, nothing used
+    schedule = texts(rollover_allowed=True, rollover_can_expire=True, maximum_rollover_count=1,
+                     maximum_rollover_quantity=D(1000))
+    result = settle(bucket_plan(schedule, utc(2024, 10, 1)), {}, utc(2024, 10, 1))
+    by_id = {b.id: b for b in result.buckets}
+    # THEN July's 4,000: 1,000 roll into August (3,000 expire on Aug 20), and those 1,000 expire on Sep 20
+    assert (by_id["sub1:texts:GRANT:0"].rolled_out, by_id["sub1:texts:GRANT:0"].expired) == (D(1000), D(3000))
+    rolled = by_id["sub1:texts:ROLLOVER:0:1"]
+    assert (rolled.granted, rolled.expired, rolled.rolled_out) == (D(1000), D(1000), D(0))
+    assert "sub1:texts:ROLLOVER:0:2" not in by_id
+
+
+def test_a_zero_cap_rolls_nothing_over():
+    # GIVEN a cap of 0 WHEN July's 4,000 are unused THEN they all expire and the empty rollover is left out
+    schedule = texts(rollover_allowed=True, maximum_rollover_quantity=D(0))
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {}, utc(2024, 8, 25))
+    by_id = {b.id: b for b in result.buckets}
+    assert by_id["sub1:texts:GRANT:0"].expired == D(4000)
+    assert "sub1:texts:ROLLOVER:0:1" not in by_id
+
+
+def test_a_negative_rollover_cap_is_refused():
+    with pytest.raises(DomainError) as caught:
+        texts(rollover_allowed=True, maximum_rollover_quantity=D(-1))
+    assert caught.value.field == "maximumRolloverQuantity"
+
+
 def test_a_maximum_of_zero_rollovers_means_expiry():
     # GIVEN rollover that can expire with a maximum of 0 WHEN planned THEN nothing ever rolls
     plan = bucket_plan(
@@ -338,6 +391,7 @@ def schedules(draw, rollover=st.booleans()) -> GrantSchedule:
         rollover_allowed=draw(rollover),
         rollover_can_expire=can_expire,
         maximum_rollover_count=draw(st.integers(0, 3)) if can_expire else None,
+        maximum_rollover_quantity=draw(st.none() | st.integers(0, 3000).map(D)),
         source=draw(st.sampled_from(GrantSource)),
         subscription_end=draw(st.none() | st.just(sub_start + timedelta(days=draw(st.integers(1, 500))))),
         product_end=draw(st.none() | st.just(sub_start + timedelta(days=draw(st.integers(1, 500))))),
@@ -373,6 +427,9 @@ def assert_every_unit_accounted_for(schedule: GrantSchedule, usage, order: Drawd
             assert bucket.effective_to is not None and bucket.effective_to <= schedule.hard_end
         if bucket.source == BucketSource.ROLLOVER and schedule.rollover_can_expire:
             assert bucket.completed_rollovers <= schedule.maximum_rollover_count
+        # no rollover carries more than the cap
+        if bucket.source == BucketSource.ROLLOVER and schedule.maximum_rollover_quantity is not None:
+            assert bucket.granted <= schedule.maximum_rollover_quantity
     # across the grant, what was credited is what is used, left or expired; every debit hit one of its buckets
     credited = sum((b.granted for b in result.buckets if b.rolls_from is None), D(0))
     assert credited == sum((b.debited + b.balance + b.expired for b in result.buckets), D(0))
