@@ -94,6 +94,12 @@ def pur_sk(pur: str) -> str:
     return f"{product_sk(product_code)}{SEP}PUR{SEP}{ulid}"
 
 
+def product_of_pur_sk(sk: str) -> str | None:
+    """The product code of a PUR's sort key (``PROD#{code}#PUR#{ulid}``); None for any other key."""
+    parts = sk.split(SEP)
+    return parts[1] if len(parts) == 4 and parts[0] == "PROD" and parts[2] == "PUR" else None
+
+
 def product_resource_policy_sk(pur: str) -> str:
     return f"{pur_sk(pur)}{SEP}POLICY"
 
