@@ -13,9 +13,11 @@ entries. The lifecycle entries of the ledger (GRANT, REFRESH, ROLLOVER, EXPIRY) 
 with deterministic keys, so they can never be missing, duplicated or stale.
 
 **Chains.** A credit of ``G`` and its rollovers form one pool: the k-th rollover is granted what the chain left
-at the end of the previous validity, so the sum of the chain's debits can never exceed ``G``. A debit draws at
-most ``G − chain total``, which also covers late usage booked into an already rolled-over bucket. Storage guards
-exactly this with one conditional counter per credit (see ``infra.wallets_repo``).
+at the end of the previous validity (at most the rollover cap; a quantity decrease may remove part of the credit
+first), so the sum of the chain's debits can never exceed ``G``. A debit of a bucket draws at most its balance
+less what the rollovers after it have been debited (they were carried on from that balance) — without cap or
+decrease that is ``G − chain total`` — which also covers late usage booked into an already rolled-over bucket.
+Storage guards the counter each plan read with one conditional counter per credit (see ``infra.wallets_repo``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from core.grants import (
     Refresh,
     Settlement,
     bucket_plan,
+    rollover_prefix,
     settle,
 )
 from core.money import floor_quantity, normalize_quantity
@@ -240,6 +243,14 @@ def credit_roots(plan: Sequence[PlannedBucket]) -> dict[str, PlannedBucket]:
     return roots
 
 
+def downstream_debits(counter: CreditCounter | None, prefix: str, completed_rollovers: int) -> Decimal:
+    """What the chain's rollovers after the ``completed_rollovers``-th (ids ``{prefix}{n}``) have been debited."""
+    if counter is None:
+        return ZERO
+    return sum((q for b, q in counter.by_bucket.items()
+                if b.startswith(prefix) and int(b[len(prefix):]) > completed_rollovers), ZERO)
+
+
 def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) -> list[DrawableBucket]:
     """The buckets effective at ``at``, each with the balance its chain still holds."""
     at = as_utc(at)
@@ -248,16 +259,19 @@ def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) ->
     for grant in grants:
         plan = bucket_plan(grant.schedule, at)
         roots = credit_roots(plan)
-        for state in settle(plan, flat, at).effective(at):
+        settlement = settle(plan, flat, at)
+        for state in settlement.effective(at):
             root = roots[state.id]
             counter = counters.get(root.id)
             total = counter.total if counter else ZERO
             assert root.quantity is not None
-            pool = root.quantity - total
+            # what the bucket may still give: its balance less what the rollovers after it (planned yet or not:
+            # this may be late usage) have spent, since those were carried on from this balance
+            later = downstream_debits(counter, rollover_prefix(root), state.completed_rollovers)
+            pool = state.balance - later
             if pool < ZERO:
                 raise DomainError(ErrorCode.CONFLICT, f"credit '{root.id}' is overdrawn: {total} of {root.quantity}")
-            bucket = Bucket(state.id, min(pool, state.balance), state.effective_from, state.effective_to,
-                            state.granted_at)
+            bucket = Bucket(state.id, pool, state.effective_from, state.effective_to, state.granted_at)
             out.append(DrawableBucket(bucket, state.source, root.id, root.quantity, total))
     return out
 

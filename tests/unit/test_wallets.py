@@ -27,7 +27,7 @@ from core.catalog import (
 )
 from core.drawdown import DrawdownOrder, arrange
 from core.errors import DomainError
-from core.grants import BucketSource, GrantSchedule, GrantSource, Refresh
+from core.grants import BucketSource, GrantSchedule, GrantSource, QuantityChange, Refresh
 from core.periods import BillingAnchor, PeriodUnit
 from core.wallets import (
     BucketChange,
@@ -303,6 +303,21 @@ def test_late_usage_under_a_rollover_cap_never_takes_what_the_rollover_spent() -
     assert (by_id["g/TEXTS:GRANT:0"].rolled_out, by_id["g/TEXTS:ROLLOVER:0:1"].balance) == (D(30), ZERO)
 
 
+def test_late_usage_in_a_capped_rollover_cannot_take_what_the_next_rollover_spent() -> None:
+    # GIVEN 100 texts in January (no refresh) rolling over at most 50: 50 roll into February, 50 on into March,
+    # and March's 50 are used
+    grant = wallet_grant("g/TEXTS", 100, rollover_allowed=True, maximum_rollover_quantity=D(50))
+    counters, changes, _ = draw([grant], {}, 50, utc(2026, 3, 10))
+    assert [c.bucket_id for c in changes] == ["g/TEXTS:ROLLOVER:0:2"]
+    # WHEN 50 texts of February arrive late THEN February's bucket gives nothing: March carried all of it on
+    counters, changes, overage = draw([grant], counters, 50, utc(2026, 2, 10))
+    assert (changes, overage) == ([], D(50))
+    # AND as of March nothing is negative
+    march = balance_as_of([grant], debits_by_bucket(counters), utc(2026, 3, 15))
+    assert all(b.balance >= 0 and b.granted == b.balance + b.debited + b.expired + b.rolled_out
+               for b in march.buckets)
+
+
 # --- properties -----------------------------------------------------------------------------------------------
 
 HORIZON_DAYS = 200
@@ -322,6 +337,8 @@ def wallets(draw_: st.DrawFn) -> list[WalletGrant]:
         validity_term=draw_(st.integers(1, 2)), rollover_allowed=rollover, rollover_can_expire=can_expire,
         maximum_rollover_count=draw_(st.integers(0, 2)) if can_expire else None,
         maximum_rollover_quantity=draw_(st.sampled_from([None, None, D(0), D(50), D(250)])),
+        changes=tuple(QuantityChange(utc(2026, 1, 1) + timedelta(days=day, hours=5), D(q)) for day, q in sorted(
+            draw_(st.lists(st.tuples(st.integers(0, HORIZON_DAYS), st.integers(0, 500)), max_size=3)))),
         subscription_end=draw_(st.sampled_from([None, utc(2026, 5, 17)])))]
     if draw_(st.booleans()):
         start = utc(2026, 1, 1) + timedelta(days=draw_(st.integers(0, 120)))
