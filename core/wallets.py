@@ -81,6 +81,9 @@ class WalletGrant:
     product_grant_id: str
     #: when the subscription was created: the first grant attached to a wallet sets its drawdown order
     attached_at: datetime
+    #: the grant's quantity per subscribed unit in the default unit (amendments multiply it by the new quantity);
+    #: None on subscriptions stored before it was kept
+    unit_quantity: Decimal | None = None
 
 
 @immutable
@@ -155,6 +158,21 @@ def grant_schedule(grant: ProductUsageGrant, pur: ProductUsageResource, product:
         product_end=as_utc(pur.effective_to) if is_pack and pur.effective_to else None,
         unit_scale=default.decimal_places or 0,
     )
+
+
+def unit_share(grant: ProductUsageGrant, resource: UsageResource, units: Mapping[str, UnitOfMeasure]
+               ) -> Decimal | None:
+    """The grant's quantity per subscribed unit, in the resource's default unit (None when a unit is missing)."""
+    unit, default = units.get(grant.unit_code), units.get(resource.default_unit_code)
+    if unit is None or default is None:
+        return None
+    return convert(grant.quantity, unit.conversion_factor, default.conversion_factor)
+
+
+def share(unit_quantity: Decimal, subscription_quantity: Decimal) -> Decimal:
+    """A grant's per-period quantity for a subscription quantity: floored to the quantity scale (never more than
+    was paid for), as ``grant_schedule`` computes it."""
+    return normalize_quantity(floor_quantity(unit_quantity * subscription_quantity))
 
 
 def wallet_order(grants: Iterable[WalletGrant]) -> DrawdownOrder:
