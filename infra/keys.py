@@ -167,6 +167,11 @@ def ledger_sk(ledger_key: str) -> str:
     return f"{LEDGER_PREFIX}{ledger_key}"
 
 
+def ledger_from_sk(timestamp: str) -> str:
+    """The lowest ledger sort key of the entries effective at ``timestamp`` (and after)."""
+    return f"{LEDGER_PREFIX}{timestamp}{SEP}"
+
+
 def ledger_after_sk(timestamp: str) -> str:
     """The lowest ledger sort key strictly after every entry effective at ``timestamp``."""
     return f"{LEDGER_PREFIX}{timestamp}{SEP}~"
