@@ -309,7 +309,8 @@ def settle(plan: Sequence[PlannedBucket], debits_by_bucket: Mapping[str, Decimal
             if planned.on_end == EndAction.ROLLOVER:
                 if planned.id not in children:
                     raise DomainError(ErrorCode.INVALID_RANGE, f"the plan ends before '{planned.id}' rolls over")
-                rolled_out = rolled[planned.id] = left if planned.rollover_cap is None else min(left, planned.rollover_cap)
+                cap = planned.rollover_cap
+                rolled_out = rolled[planned.id] = left if cap is None else min(left, cap)
                 expired += left - rolled_out
                 if rolled_out > ZERO:
                     events.append(LedgerEvent(planned.id, LedgerType.ROLLOVER, -rolled_out, planned.effective_to))

@@ -18,8 +18,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from core.catalog import Policy, ProductUsageGrant, UsageResource
 from core import subscription_changes as changes
+from core.catalog import Policy, ProductUsageGrant, UsageResource
 from core.errors import DomainError, ErrorCode
 from core.money import fmt
 from core.subscriptions import (
