@@ -21,8 +21,10 @@ Rules:
 - Quantity changes (``changes``: a subscription amended from a date, DOMAIN §2 "Subscription changes"): from
   its date a change sets the quantity of every later period. Inside the period it falls in, an increase adds an
   AMEND credit of the added share prorated by DOMAIN §4 (days left of the period, floored), valid like the
-  period's credit; a decrease removes the prorated share from that period's credits (newest first) at its date,
-  as an EXPIRY — but never below what their chains have been debited, so consumed usage is never taken back.
+  period's credit; a decrease removes the prorated share (rounded up: never more kept than paid for) from that
+  period's credits (newest first) at its date, as an EXPIRY — but never below what their chains have been debited,
+  so consumed usage is never taken back. A removed share no credit can give up any more (it expired) is netted
+  against a later increase in the same period.
   A one-time grant's "period" is its first validity term (none when it never expires: the whole share).
 - Ids: ``{grant_id}:{GRANT|PACK|COMMITMENT}:0`` for the first credit, ``{grant_id}:REFRESH:{k}`` for the k-th
   refresh, ``{grant_id}:ROLLOVER:{k}:{n}`` for the n-th rollover of credit k's balance; ``{grant_id}:AMEND:{k}:{j}``
@@ -346,6 +348,13 @@ def prorate(quantity: Decimal, start: datetime, period: Period, scale: int) -> D
     return floor_quantity(quantity * remaining / period.days, scale)
 
 
+def prorate_removal(quantity: Decimal, start: datetime, period: Period, scale: int) -> Decimal:
+    """The share a decrease removes: the same proration rounded *up*, so that what is kept never exceeds what was
+    paid for (8,000 texts cut by 4,000 with 17 of 31 days left: 4,000 × 17 / 31 = 2,193.5 → 2,194 removed)."""
+    remaining = days_between(start, period.end)
+    return -floor_quantity(-(quantity * remaining / period.days), scale)
+
+
 def _credits(schedule: GrantSchedule, until: datetime) -> Iterator[PlannedBucket]:
     start = schedule.start
     stop = _earliest(schedule.effective_to, schedule.hard_end)
@@ -373,16 +382,20 @@ def _period_credits(schedule: GrantSchedule, index: int, begins: datetime, align
     if nominal is not None and begins > nominal.start:
         quantity = prorate(current, begins, nominal, schedule.unit_scale)
     credits = [_credit(schedule, index, begins, aligned, quantity)]
+    owed = ZERO  # removed shares no credit could give up (expired already): later increases in the period net them
     for j, change in enumerate(schedule.changes):
         at = as_utc(change.at)
         inside = begins < at and (nominal is None or at < nominal.end) and (stop is None or at < stop)
         if not inside or change.quantity == current:
             continue
         delta, current = change.quantity - current, change.quantity
-        share = abs(delta) if nominal is None else prorate(abs(delta), at, nominal, schedule.unit_scale)
         if delta > ZERO:
-            credits.append(_credit(schedule, index, at, aligned, share, amend=j))
+            share = delta if nominal is None else prorate(delta, at, nominal, schedule.unit_scale)
+            share, owed = max(share - owed, ZERO), max(owed - share, ZERO)
+            if share > ZERO:
+                credits.append(_credit(schedule, index, at, aligned, share, amend=j))
             continue
+        share = -delta if nominal is None else prorate_removal(-delta, at, nominal, schedule.unit_scale)
         for pos in sorted(range(len(credits)), key=lambda i: credits[i].effective_from, reverse=True):
             credit = credits[pos]
             if share <= ZERO:
@@ -394,6 +407,7 @@ def _period_credits(schedule: GrantSchedule, index: int, begins: datetime, align
             if take > ZERO:
                 credits[pos] = replace(credit, reductions=(*credit.reductions, (at, take)))
                 share -= take
+        owed += share
     yield from (c for c in credits if c.effective_from <= until)
 
 

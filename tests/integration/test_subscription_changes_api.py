@@ -63,7 +63,7 @@ def test_a_decrease_leaves_consumed_usage_alone(api: Any) -> None:
     # GIVEN 2 lines (8,000 texts) and 7,000 used on Jul 25
     vector_subscription(api, quantity="2")
     debit(api.tenant, "acme", utc(2026, 7, 25), "7000", "use-1")
-    # WHEN cut to 1 line from Aug 3 (the removed share 2,193 is more than the 1,000 left)
+    # WHEN cut to 1 line from Aug 3 (the removed share, 2,194, is more than the 1,000 left)
     assert change(api, AMEND, externalId="sub-1", quantity="1", effectiveDate="2026-08-03T00:00:00Z")["errors"] == []
     # THEN the bucket keeps the 7,000 consumed: 1,000 expire on Aug 3, the balance is 0, not negative
     aug = wallet(api, "acme", utc(2026, 8, 5))

@@ -399,16 +399,16 @@ def test_the_added_share_rolls_over_on_its_own_chain() -> None:
 
 
 def test_a_decrease_removes_the_prorated_share_but_never_what_was_consumed() -> None:
-    # GIVEN 8,000 texts a month halved on Aug 3 (the removed share: floor(4,000 × 17 / 31) = 2,193)
+    # GIVEN 8,000 texts a month halved on Aug 3 (the removed share: 4,000 × 17 / 31 = 2,193.5, rounded up: 2,194)
     schedule = texts(quantity=D(8000), changes=(QuantityChange(utc(2024, 8, 3), D(4000)),))
     plan = bucket_plan(schedule, utc(2024, 8, 25))
-    # WHEN 5,000 were used before Aug 3 THEN 2,193 expire on Aug 3 and 800 are left
+    # WHEN 5,000 were used before Aug 3 THEN 2,194 expire on Aug 3 and 806 are left
     light = settle(plan, {"sub1:texts:GRANT:0": D(5000)}, utc(2024, 8, 10))
     [bucket] = light.effective(utc(2024, 8, 10))
     assert (bucket.granted, bucket.debited, bucket.expired, bucket.reduced, bucket.balance) == (
-        D(8000), D(5000), D(2193), D(2193), D(807))
+        D(8000), D(5000), D(2194), D(2194), D(806))
     assert [(e.type, e.quantity, e.at) for e in light.events if e.type == LedgerType.EXPIRY] == [
-        (LedgerType.EXPIRY, D(-2193), utc(2024, 8, 3))]
+        (LedgerType.EXPIRY, D(-2194), utc(2024, 8, 3))]
     # WHEN 7,000 were used THEN only the 1,000 not consumed are removed: the balance is 0, never negative
     heavy = settle(plan, {"sub1:texts:GRANT:0": D(7000)}, utc(2024, 8, 10))
     [bucket] = heavy.effective(utc(2024, 8, 10))
@@ -424,23 +424,23 @@ def test_a_decrease_after_an_increase_in_the_same_period_takes_from_the_newest_c
     schedule = texts(changes=(QuantityChange(utc(2024, 8, 3), D(8000)), QuantityChange(utc(2024, 8, 10), D(4000))))
     result = settle(bucket_plan(schedule, utc(2024, 8, 15)), {}, utc(2024, 8, 15))
     by_id = {b.id: b for b in result.buckets}
-    # THEN the AMEND bucket (2,193) loses floor(4,000 × 10 / 31) = 1,290: the second line counted 7 days
-    assert (by_id["sub1:texts:AMEND:0:0"].granted, by_id["sub1:texts:AMEND:0:0"].balance) == (D(2193), D(903))
+    # THEN the AMEND bucket (2,193) loses 4,000 × 10 / 31 = 1,290.3 rounded up (1,291): the second line kept 7 days
+    assert (by_id["sub1:texts:AMEND:0:0"].granted, by_id["sub1:texts:AMEND:0:0"].balance) == (D(2193), D(902))
     assert by_id["sub1:texts:GRANT:0"].balance == D(4000)
 
 
 def test_late_usage_cannot_spend_a_removed_share_its_rollover_relies_on() -> None:
     from core.wallets import CreditCounter, WalletGrant, drawable
 
-    # GIVEN 100 a month rolling over, cut to 50 on Jan 16 (removes floor(50 × 16 / 31) = 25) and 75 rolled into Feb
+    # GIVEN 100 a month rolling over, cut to 50 on Jan 16 (removes 50 × 16 / 31 rounded up = 26), 74 rolled into Feb
     schedule = GrantSchedule(grant_id="g", quantity=D(100), effective_from=utc(2026, 1, 1),
                              billing=BillingAnchor(utc(2026, 1, 1), 1), refresh=MONTHLY, rollover_allowed=True,
                              changes=(QuantityChange(utc(2026, 1, 16), D(50)),))
     grant = WalletGrant(schedule, DrawdownOrder.EXPIRING_FIRST, "s", "g", utc(2026, 1, 1))
-    counters = {"g:GRANT:0": CreditCounter("g:GRANT:0", D(100), {"g:ROLLOVER:0:1": D(75)})}
+    counters = {"g:GRANT:0": CreditCounter("g:GRANT:0", D(100), {"g:ROLLOVER:0:1": D(74)})}
     # WHEN late January usage asks for January's bucket after Jan 16
     [jan] = [d for d in drawable([grant], counters, utc(2026, 1, 20)) if d.bucket.id == "g:GRANT:0"]
-    # THEN nothing is left to draw: the 75 the rollover spent are all that was not removed
+    # THEN nothing is left to draw: the 74 the rollover spent are all that was not removed
     assert jan.bucket.balance == D(0)
 
 
