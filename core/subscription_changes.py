@@ -7,8 +7,9 @@ the subscription's grant schedules, and ``Account.wallets(asOf)`` and rating see
 - **Amend** (quantity from an effective date): every grant schedule gets a ``QuantityChange`` to the new share
   (``unit quantity × new quantity``, floored). In the current validity period the added share is an AMEND bucket
   prorated by DOMAIN §4 — ``floor_to_unit_scale(share × days_remaining / days_in_period)``, days inclusive — and
-  from the next period on every credit is the full new share. A decrease removes the prorated share from the
-  current period's buckets at the effective date (an EXPIRY entry), newest bucket first, but **never below what
+  from the next period on every credit is the full new share. A decrease removes the prorated share (rounded up:
+  what is kept never exceeds what was paid for) from the current period's buckets at the effective date (an
+  EXPIRY entry), newest bucket first, but **never below what
   has been consumed**: a bucket keeps at least what its chain has been debited (its balance stops at 0, never
   negative), so usage already rated is never touched and never re-rated. The effective date must lie within the
   term and not before an earlier amendment's.
