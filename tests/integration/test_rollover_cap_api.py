@@ -57,3 +57,39 @@ def test_a_negative_or_too_precise_cap_is_a_typed_error(api: Any) -> None:
         payload = next(iter(answer.values()))
         assert payload["record"] is None
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, "maximumRolloverQuantity")]
+
+
+def test_guided_setup_takes_the_cap_and_reuses_an_identical_policy(api: Any) -> None:
+    from tests.builders import CONFIGURE, unit_classes
+
+    unit_classes(api)
+    grant = {"quantity": "100", "validityTerm": 1, "validityUnit": "MONTH", "maximumRolloverQuantity": "25"}
+    for code in ("ONE", "TWO"):
+        api.ok(CONFIGURE, {"input": {"productCode": code, "usageModelType": "ANCHOR", "productName": code,
+                                     "resources": [{"resourceCode": "TEXTS", "effectiveFrom": START,
+                                                    "overageRate": "0.10", "rateUnitCode": "USD",
+                                                    "newResource": None if code == "TWO" else {
+                                                        "name": "Texts", "unitOfMeasureClassCode": "COUNT"},
+                                                    "grants": [grant]}]}})
+    query = POLICY_FIELDS.replace("maximumRolloverQuantity }", "maximumRolloverQuantity id }")
+    policies = [api(query, {"code": c}) for c in ("ONE", "TWO")]
+    ids = {p["product"]["usageResources"][0]["grants"][0]["rolloverPolicy"]["id"] for p in policies}
+    assert len(ids) == 1  # the second product reuses the first one's capped policy
+    assert policies[0]["product"]["usageResources"][0]["grants"][0]["rolloverPolicy"]["maximumRolloverQuantity"] \
+        == "25"
+    bad = api(CONFIGURE, {"input": {"productCode": "BAD", "usageModelType": "ANCHOR", "productName": "Bad",
+                                    "resources": [{"resourceCode": "TEXTS", "effectiveFrom": START,
+                                                   "grants": [{**grant, "maximumRolloverQuantity": "-5"}]}]}})
+    assert [(e["code"], e["field"]) for e in bad["configureUsageProduct"]["errors"]] == [
+        ("NEGATIVE_QUANTITY", "resources.0.grants.0.maximumRolloverQuantity")]
+
+
+def test_the_cap_can_be_updated_on_a_draft_policy(api: Any) -> None:
+    created = api.ok(POLICY, {"input": {"kind": "GRANT_ROLLOVER", "name": "Cap", "rolloverAllowed": True,
+                                        "maximumRolloverQuantity": "10"}})["record"]["id"]
+    update = """mutation($input: UpdatePolicyInput!) { updatePolicy(input: $input) {
+      record { ... on GrantRolloverPolicy { maximumRolloverQuantity } } errors { code field } } }"""
+    assert api(update, {"input": {"id": created, "maximumRolloverQuantity": "12.5"}})["updatePolicy"] == {
+        "record": {"maximumRolloverQuantity": "12.5"}, "errors": []}
+    refused = api(update, {"input": {"id": created, "maximumRolloverQuantity": "-1"}})["updatePolicy"]
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("NEGATIVE_QUANTITY", "maximumRolloverQuantity")]
