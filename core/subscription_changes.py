@@ -133,7 +133,8 @@ def _unit_quantities(sub: Subscription) -> dict[str, Decimal]:
     """Each grant's quantity per subscribed unit (kept since creation; derived for older subscriptions)."""
     created_with = sub.changes[0].quantity_before if sub.changes else sub.quantity
     return {g.schedule.grant_id: g.unit_quantity if g.unit_quantity is not None
-            else g.schedule.quantity / created_with for r in sub.resources for g in r.grants}
+            else (g.schedule.quantity / created_with).quantize(Decimal("1e-12")) for r in sub.resources
+            for g in r.grants}
 
 
 def _map_grants(sub: Subscription, change: Callable[[WalletGrant], WalletGrant]) -> Subscription:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from core.catalog import (
@@ -171,8 +171,10 @@ def unit_share(grant: ProductUsageGrant, resource: UsageResource, units: Mapping
 
 def share(unit_quantity: Decimal, subscription_quantity: Decimal) -> Decimal:
     """A grant's per-period quantity for a subscription quantity: floored to the quantity scale (never more than
-    was paid for), as ``grant_schedule`` computes it."""
-    return normalize_quantity(floor_quantity(unit_quantity * subscription_quantity))
+    was paid for), as ``grant_schedule`` computes it. The product is first rounded to 9 places, so a unit quantity
+    that is a rounded third (1,333.333333333333) times 3 gives 4,000, not 3,999.999999."""
+    exact = (unit_quantity * subscription_quantity).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
+    return normalize_quantity(floor_quantity(exact))
 
 
 def wallet_order(grants: Iterable[WalletGrant]) -> DrawdownOrder:

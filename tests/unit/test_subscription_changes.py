@@ -174,3 +174,14 @@ def test_a_changed_subscription_reads_back_exactly_as_stored() -> None:
     assert decode(Subscription, encode(sub)) == sub
     assert [c.kind for c in sub.changes] == [ChangeKind.AMENDED, ChangeKind.RENEWED, ChangeKind.CANCELLED]
     assert sub.version == 3
+
+
+def test_a_subscription_stored_before_unit_quantities_were_kept_amends_exactly() -> None:
+    # GIVEN 3 lines of 4,000 texts stored without the grant's unit quantity
+    sub = texts_plan(quantity=D(3))
+    legacy = replace(sub, resources=tuple(replace(r, grants=tuple(replace(g, unit_quantity=None) for g in r.grants))
+                                          for r in sub.resources))
+    # WHEN amended to 6 from the next period THEN 24,000 a month, not 23,999.999999
+    amended = amend(legacy, D(6), utc(2024, 8, 20), NOW)
+    assert list(buckets(amended, utc(2024, 8, 25)).values()) == [(BucketSource.REFRESH, D(24000), D(24000))]
+    assert amend(legacy, D(1), utc(2024, 8, 20), NOW).resources[0].grants[0].schedule.changes[0].quantity == D(4000)
