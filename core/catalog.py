@@ -190,6 +190,8 @@ class Policy:
     rollover_allowed: bool | None = None
     rollover_can_expire: bool | None = None
     maximum_rollover_count: int | None = None
+    #: at most this much of a balance carries over per rollover (the rest expires); None = no cap
+    maximum_rollover_quantity: Decimal | None = None
     commitment_rate: CommitmentRate | None = None
     status: RecordStatus = RecordStatus.DRAFT
 
@@ -203,7 +205,8 @@ POLICY_FIELDS: dict[PolicyKind, tuple[str, ...]] = {
     PolicyKind.RATING_FREQUENCY: ("rating_period", "delay", "delay_unit"),
     PolicyKind.OVERAGE: ("chargeable",),
     PolicyKind.GRANT_REFRESH: ("refresh_allowed", "refresh_frequency", "refresh_unit"),
-    PolicyKind.GRANT_ROLLOVER: ("rollover_allowed", "rollover_can_expire", "maximum_rollover_count"),
+    PolicyKind.GRANT_ROLLOVER: ("rollover_allowed", "rollover_can_expire", "maximum_rollover_count",
+                                "maximum_rollover_quantity"),
     PolicyKind.COMMITMENT: ("commitment_rate",),
 }
 

@@ -42,6 +42,7 @@ from core.catalog import (
 )
 from core.catalog_store import CatalogStore
 from core.errors import Collector, DomainError, ErrorCode, NotFound
+from core.money import QUANTITY_SCALE, scale_of
 from core.rating.model import RateTier as PricingTier
 from core.rating.tier_rules import validate_tiers
 
@@ -73,6 +74,24 @@ def check_range(errors: Collector, start: datetime | None, end: datetime | None,
 def check_non_negative(errors: Collector, value: Decimal | None, field: str) -> None:
     if value is not None and value < 0:
         errors.add(ErrorCode.NEGATIVE_QUANTITY, f"{field} must not be negative (got {value})", field)
+
+
+#: the largest rollover cap accepted (DynamoDB numbers hold 38 digits; quantities have 6 decimal places)
+MAX_ROLLOVER_QUANTITY = Decimal("1e18")
+
+
+def check_rollover_quantity(errors: Collector, value: Decimal | None, field: str) -> None:
+    """A rollover cap is a finite quantity: 0 (nothing carries over) up to 10^18, at most 6 decimal places."""
+    if value is None:
+        return
+    if not value.is_finite():
+        errors.add(ErrorCode.INVALID_VALUE, f"{field} must be a finite number (got {value})", field)
+    elif value < 0:
+        errors.add(ErrorCode.NEGATIVE_QUANTITY, f"{field} must not be negative (got {value})", field)
+    elif value > MAX_ROLLOVER_QUANTITY:
+        errors.add(ErrorCode.INVALID_VALUE, f"{field} must be at most {MAX_ROLLOVER_QUANTITY:f}", field)
+    elif scale_of(value) > QUANTITY_SCALE:
+        errors.add(ErrorCode.TOO_MANY_DECIMALS, f"{field} has more than {QUANTITY_SCALE} decimal places", field)
 
 
 class CatalogService:
@@ -197,14 +216,18 @@ class CatalogService:
 
     def _check_Policy(self, errors: Collector, p: Policy) -> None:
         for name in POLICY_FIELDS[p.kind]:
-            optional = {"maximum_rollover_count", "delay_unit", "refresh_frequency", "refresh_unit",
-                        "rollover_can_expire"}
+            optional = {"maximum_rollover_count", "maximum_rollover_quantity", "delay_unit", "refresh_frequency",
+                        "refresh_unit", "rollover_can_expire"}
             if getattr(p, name) is None and name not in optional:
                 errors.add(ErrorCode.REQUIRED, f"a {p.kind} policy needs {camel(name)}", camel(name))
         for name in ("delay", "maximum_rollover_count"):
             value = getattr(p, name)
             if value is not None and value < 0:
                 errors.add(ErrorCode.INVALID_VALUE, f"{camel(name)} must not be negative", camel(name))
+        check_rollover_quantity(errors, p.maximum_rollover_quantity, "maximumRolloverQuantity")
+        if p.maximum_rollover_quantity is not None and p.kind == PolicyKind.GRANT_ROLLOVER and not p.rollover_allowed:
+            errors.add(ErrorCode.INVALID_VALUE, "maximumRolloverQuantity needs rolloverAllowed",
+                       "maximumRolloverQuantity")
         if p.refresh_allowed and (p.refresh_frequency is None or p.refresh_frequency < 1 or p.refresh_unit is None):
             errors.add(ErrorCode.INVALID_VALUE, "a refresh needs frequency ≥ 1 and a unit", "refreshFrequency")
 

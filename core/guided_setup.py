@@ -42,9 +42,15 @@ from core.catalog import (
     UsageResource,
     ValidityUnit,
 )
-from core.catalog_service import CATEGORY_FOR_CLASS, COMMITMENT_TYPES, check_code, check_non_negative
+from core.catalog_service import (
+    CATEGORY_FOR_CLASS,
+    COMMITMENT_TYPES,
+    check_code,
+    check_non_negative,
+    check_rollover_quantity,
+)
 from core.errors import Collector, DomainError, ErrorCode
-from core.money import QUANTITY_SCALE, scale_of
+from core.money import QUANTITY_SCALE, fmt, scale_of
 from core.periods import start_of_day
 from core.policies import DEFAULT_POLICIES
 from core.rating.model import RateTier as PricingTier
@@ -87,6 +93,7 @@ class GuidedGrant:
     rollover: bool | None = None
     maximum_rollover_count: int | None = None
     drawdown_order: DrawdownOrder | None = None
+    maximum_rollover_quantity: Decimal | None = None
 
 
 @immutable
@@ -180,14 +187,20 @@ def refresh_template(grant: GuidedGrant) -> Policy | None:
 
 
 def rollover_template(grant: GuidedGrant) -> Policy:
+    """The rollover policy a grant asks for. Reuse goes by settings (``Policy.settings``), so two grants with the
+    same count and quantity cap share one policy, and a cap makes a policy distinct from the uncapped one."""
     if grant.rollover is False:
         return Policy(id="", kind=PolicyKind.GRANT_ROLLOVER, name="Do Not Roll Over Grants", rollover_allowed=False,
                       rollover_can_expire=False)
-    if grant.maximum_rollover_count is not None:
-        n = grant.maximum_rollover_count
-        return Policy(id="", kind=PolicyKind.GRANT_ROLLOVER, name=f"Rollover Grants, Expire after {n} Rollovers",
-                      rollover_allowed=True, rollover_can_expire=True, maximum_rollover_count=n)
-    return ROLLOVER
+    cap = grant.maximum_rollover_quantity
+    if grant.maximum_rollover_count is None and cap is None:
+        return ROLLOVER
+    n = grant.maximum_rollover_count
+    name = f"Rollover Grants, Expire after {n} Rollovers" if n is not None else "Rollover Grants without Expiry"
+    if cap is not None:
+        name += f", at most {fmt(cap)} per Rollover"
+    return Policy(id="", kind=PolicyKind.GRANT_ROLLOVER, name=name, rollover_allowed=True,
+                  rollover_can_expire=n is not None, maximum_rollover_count=n, maximum_rollover_quantity=cap)
 
 
 class PolicyPicker:
@@ -349,6 +362,15 @@ class SetupChecker:
             elif grant.maximum_rollover_count < 1:
                 self.add(ErrorCode.INVALID_VALUE, "maximumRolloverCount must be 1 or more",
                          f"{path}.maximumRolloverCount")
+        if grant.maximum_rollover_quantity is not None:
+            if grant.rollover is False:
+                self.add(ErrorCode.INVALID_VALUE, "maximumRolloverQuantity needs rollover",
+                         f"{path}.maximumRolloverQuantity")
+            else:
+                cap_errors = Collector()
+                check_rollover_quantity(cap_errors, grant.maximum_rollover_quantity, "maximumRolloverQuantity")
+                for detail in cap_errors.details:
+                    self.add(detail.code, detail.message, f"{path}.maximumRolloverQuantity")
 
     def rate(self, index: int) -> str | None:
         """The rate unit of entry ``index`` (checked), or None when it has no rate."""

@@ -44,7 +44,7 @@ from core.errors import Collector, DomainError, ErrorCode
 from core.money import QUANTITY_SCALE, scale_of
 from core.periods import BillingAnchor, PeriodUnit, as_utc
 from core.values import immutable
-from core.wallets import WalletGrant, WalletRef, grant_schedule
+from core.wallets import WalletGrant, WalletRef, grant_schedule, unit_share
 
 #: External ids: 1–128 letters, digits and ``_ . : @ + = -``; never ``#``, ``|`` or ``/`` (key and id separators).
 #: compiled on first use (by re's cache), not at import: a cold start that validates none pays nothing
@@ -72,6 +72,27 @@ class SubscribedResource:
         return effective_at(self.effective_from, self.effective_to, as_utc(at))
 
 
+class ChangeKind(StrEnum):
+    AMENDED = "AMENDED"
+    CANCELLED = "CANCELLED"
+    RENEWED = "RENEWED"
+
+
+@immutable
+class SubscriptionChange:
+    """One change of a subscription, kept in its history (``core.subscription_changes``)."""
+
+    kind: ChangeKind
+    effective_date: datetime
+    quantity_before: Decimal
+    quantity_after: Decimal
+    end_date_before: datetime | None
+    end_date_after: datetime | None
+    created_at: datetime
+    #: the subscription's version this change produced
+    version: int
+
+
 @immutable
 class Subscription:
     external_id: str
@@ -87,6 +108,9 @@ class Subscription:
     binding_target: BindingTarget
     created_at: datetime
     resources: tuple[SubscribedResource, ...] = ()
+    #: every change writes version + 1, conditioned on the version it read (0: as created)
+    version: int = 0
+    changes: tuple[SubscriptionChange, ...] = ()
 
     @property
     def billing(self) -> BillingAnchor:
@@ -247,7 +271,8 @@ def build_subscription(request: SubscriptionRequest, offer: ProductOffer, create
                                       subscription_external_id=request.external_id,
                                       subscription_quantity=request.quantity, billing=billing,
                                       subscription_end=end)
-            grants.append(WalletGrant(schedule, grant.drawdown_order, request.external_id, grant.id, created_at))
+            grants.append(WalletGrant(schedule, grant.drawdown_order, request.external_id, grant.id, created_at,
+                                      unit_share(grant, resource, offer.units)))
         resources.append(SubscribedResource(pur.resource_code, resource.default_unit_code, pur.effective_from,
                                             pur.effective_to, tuple(grants)))
     errors.raise_if_any()

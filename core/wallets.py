@@ -13,9 +13,11 @@ entries. The lifecycle entries of the ledger (GRANT, REFRESH, ROLLOVER, EXPIRY) 
 with deterministic keys, so they can never be missing, duplicated or stale.
 
 **Chains.** A credit of ``G`` and its rollovers form one pool: the k-th rollover is granted what the chain left
-at the end of the previous validity, so the sum of the chain's debits can never exceed ``G``. A debit draws at
-most ``G − chain total``, which also covers late usage booked into an already rolled-over bucket. Storage guards
-exactly this with one conditional counter per credit (see ``infra.wallets_repo``).
+at the end of the previous validity (at most the rollover cap; a quantity decrease may remove part of the credit
+first), so the sum of the chain's debits can never exceed ``G``. A debit of a bucket draws at most its balance
+less what the rollovers after it have been debited (they were carried on from that balance) — without cap or
+decrease that is ``G − chain total`` — which also covers late usage booked into an already rolled-over bucket.
+Storage guards the counter each plan read with one conditional counter per credit (see ``infra.wallets_repo``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from core.catalog import (
@@ -48,6 +50,7 @@ from core.grants import (
     Refresh,
     Settlement,
     bucket_plan,
+    rollover_prefix,
     settle,
 )
 from core.money import floor_quantity, normalize_quantity
@@ -78,6 +81,9 @@ class WalletGrant:
     product_grant_id: str
     #: when the subscription was created: the first grant attached to a wallet sets its drawdown order
     attached_at: datetime
+    #: the grant's quantity per subscribed unit in the default unit (amendments multiply it by the new quantity);
+    #: None on subscriptions stored before it was kept
+    unit_quantity: Decimal | None = None
 
 
 @immutable
@@ -146,11 +152,29 @@ def grant_schedule(grant: ProductUsageGrant, pur: ProductUsageResource, product:
         rollover_allowed=bool(rollover and rollover.rollover_allowed),
         rollover_can_expire=bool(rollover and rollover.rollover_allowed and rollover.rollover_can_expire),
         maximum_rollover_count=rollover.maximum_rollover_count if rollover else None,
+        maximum_rollover_quantity=rollover.maximum_rollover_quantity if rollover else None,
         source=source,
         subscription_end=subscription_end,
         product_end=as_utc(pur.effective_to) if is_pack and pur.effective_to else None,
         unit_scale=default.decimal_places or 0,
     )
+
+
+def unit_share(grant: ProductUsageGrant, resource: UsageResource, units: Mapping[str, UnitOfMeasure]
+               ) -> Decimal | None:
+    """The grant's quantity per subscribed unit, in the resource's default unit (None when a unit is missing)."""
+    unit, default = units.get(grant.unit_code), units.get(resource.default_unit_code)
+    if unit is None or default is None:
+        return None
+    return convert(grant.quantity, unit.conversion_factor, default.conversion_factor)
+
+
+def share(unit_quantity: Decimal, subscription_quantity: Decimal) -> Decimal:
+    """A grant's per-period quantity for a subscription quantity: floored to the quantity scale (never more than
+    was paid for), as ``grant_schedule`` computes it. The product is first rounded to 9 places, so a unit quantity
+    that is a rounded third (1,333.333333333333) times 3 gives 4,000, not 3,999.999999."""
+    exact = (unit_quantity * subscription_quantity).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
+    return normalize_quantity(floor_quantity(exact))
 
 
 def wallet_order(grants: Iterable[WalletGrant]) -> DrawdownOrder:
@@ -239,6 +263,14 @@ def credit_roots(plan: Sequence[PlannedBucket]) -> dict[str, PlannedBucket]:
     return roots
 
 
+def downstream_debits(counter: CreditCounter | None, prefix: str, completed_rollovers: int) -> Decimal:
+    """What the chain's rollovers after the ``completed_rollovers``-th (ids ``{prefix}{n}``) have been debited."""
+    if counter is None:
+        return ZERO
+    return sum((q for b, q in counter.by_bucket.items()
+                if b.startswith(prefix) and int(b[len(prefix):]) > completed_rollovers), ZERO)
+
+
 def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) -> list[DrawableBucket]:
     """The buckets effective at ``at``, each with the balance its chain still holds."""
     at = as_utc(at)
@@ -247,16 +279,19 @@ def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) ->
     for grant in grants:
         plan = bucket_plan(grant.schedule, at)
         roots = credit_roots(plan)
-        for state in settle(plan, flat, at).effective(at):
+        settlement = settle(plan, flat, at)
+        for state in settlement.effective(at):
             root = roots[state.id]
             counter = counters.get(root.id)
             total = counter.total if counter else ZERO
             assert root.quantity is not None
-            pool = root.quantity - total
+            # what the bucket may still give: its balance less what the rollovers after it (planned yet or not:
+            # this may be late usage) have spent, since those were carried on from this balance
+            later = downstream_debits(counter, rollover_prefix(root), state.completed_rollovers)
+            pool = state.balance - later
             if pool < ZERO:
                 raise DomainError(ErrorCode.CONFLICT, f"credit '{root.id}' is overdrawn: {total} of {root.quantity}")
-            bucket = Bucket(state.id, min(pool, state.balance), state.effective_from, state.effective_to,
-                            state.granted_at)
+            bucket = Bucket(state.id, pool, state.effective_from, state.effective_to, state.granted_at)
             out.append(DrawableBucket(bucket, state.source, root.id, root.quantity, total))
     return out
 
@@ -396,11 +431,24 @@ def ledger_key(at: datetime, rank: str, ref: str) -> str:
 def lifecycle_lines(settlement: Settlement) -> list[LedgerLine]:
     """GRANT/REFRESH/ROLLOVER credits and EXPIRY/ROLLOVER-out of every bucket, with opening and closing."""
     lines = []
+    seen: set[str] = set()
+    # what leaves a bucket at one moment, in total: a capped rollover goes out as a ROLLOVER and an EXPIRY
+    left: dict[tuple[str, datetime], Decimal] = {}
+    for event in settlement.events:
+        if event.quantity < ZERO:
+            left[(event.bucket_id, event.at)] = left.get((event.bucket_id, event.at), ZERO) - event.quantity
     for event in settlement.events:
         credit = event.quantity >= ZERO
-        opening, closing = (ZERO, event.quantity) if credit else (-event.quantity, ZERO)
-        lines.append(LedgerLine(ledger_key(event.at, RANK_CREDIT if credit else RANK_OUT, event.bucket_id),
-                                event.bucket_id, LedgerEntryType(event.type.value), event.quantity, opening,
+        key = ledger_key(event.at, RANK_CREDIT if credit else RANK_OUT, event.bucket_id)
+        if key in seen:
+            key = f"{key}~{event.type.value}"
+        seen.add(key)
+        if credit:
+            opening, closing = ZERO, event.quantity
+        else:
+            opening = left[(event.bucket_id, event.at)]
+            closing = left[(event.bucket_id, event.at)] = opening + event.quantity
+        lines.append(LedgerLine(key, event.bucket_id, LedgerEntryType(event.type.value), event.quantity, opening,
                                 closing, event.at))
     return sorted(lines, key=lambda line: line.key)
 

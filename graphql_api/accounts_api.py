@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
@@ -45,12 +46,38 @@ class CreateSubscriptionInput:
             binding_target=s.BindingTarget(self.binding_target) if self.binding_target else None)
 
 
+@strawberry.input(description="A new quantity from a date: the share added or removed for the rest of the current "
+                              "period is prorated by days (never more than paid for); full shares from the next.")
+class AmendSubscriptionInput:
+    external_id: str
+    quantity: DecimalScalar  # type: ignore[valid-type]
+    effective_date: DateTime  # type: ignore[valid-type]
+
+
+@strawberry.input(description="End the subscription: its buckets end then, later usage is WARNING_UNRATED.")
+class CancelSubscriptionInput:
+    external_id: str
+    end_date: DateTime  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Extend the term to endDate, or by a number of billing terms (give one of them).")
+class RenewSubscriptionInput:
+    external_id: str
+    end_date: DateTime | None = None  # type: ignore[valid-type]
+    terms: int | None = None
+
+
 @strawberry.type
 class AccountsQuery:
     @strawberry.field(permission_classes=[CanRead])
     async def account(self, info: Info, external_id: str) -> t.Account | None:
         account = await asyncio.to_thread(info.context.accounts.get, external_id)
         return t.Account.from_domain(account) if account else None
+
+    @strawberry.field(permission_classes=[CanRead], description="A subscription by external id, with its history.")
+    async def subscription(self, info: Info, external_id: str) -> t.Subscription | None:
+        sub = await asyncio.to_thread(info.context.accounts.subscription, external_id)
+        return t.Subscription.from_domain(sub) if sub else None
 
 
 @strawberry.type
@@ -65,3 +92,32 @@ class AccountsMutation:
         except DomainError as exc:
             return Payload(errors=user_errors(exc))
         return Payload(record=t.Subscription.from_domain(sub))
+
+    @strawberry.mutation(permission_classes=[CanConfigure],
+                         description="Change a subscription's quantity from an effective date (prorated for the "
+                                     "rest of the period; consumed usage is never taken back).")
+    async def amend_subscription(self, info: Info, input: AmendSubscriptionInput) -> Payload[t.Subscription]:
+        return await _changed(info, info.context.accounts.amend_subscription, input.external_id, input.quantity,
+                              input.effective_date, datetime.now(UTC))
+
+    @strawberry.mutation(permission_classes=[CanConfigure],
+                         description="End a subscription at endDate (after its start, not after its current end).")
+    async def cancel_subscription(self, info: Info, input: CancelSubscriptionInput) -> Payload[t.Subscription]:
+        return await _changed(info, info.context.accounts.cancel_subscription, input.external_id, input.end_date,
+                              datetime.now(UTC))
+
+    @strawberry.mutation(permission_classes=[CanConfigure],
+                         description="Extend a subscription's term with fresh grants (a subscription without an end "
+                                     "date runs on by itself).")
+    async def renew_subscription(self, info: Info, input: RenewSubscriptionInput) -> Payload[t.Subscription]:
+        return await _changed(info, info.context.accounts.renew_subscription, input.external_id, datetime.now(UTC),
+                              input.end_date, input.terms)
+
+
+async def _changed(info: Info, change: Any, *args: Any) -> Payload[t.Subscription]:
+    """Run one subscription change in a thread; typed errors for expected failures."""
+    try:
+        sub = await asyncio.to_thread(change, *args)
+    except DomainError as exc:
+        return Payload(errors=user_errors(exc))
+    return Payload(record=t.Subscription.from_domain(sub))

@@ -233,12 +233,13 @@ class CreatePolicyInput:
     rollover_allowed: bool | None = None
     rollover_can_expire: bool | None = None
     maximum_rollover_count: int | None = None
+    maximum_rollover_quantity: DecimalScalar | None = None  # type: ignore[valid-type]
     commitment_rate: CommitmentRate | None = None  # type: ignore[valid-type]
 
 
 POLICY_SETTINGS = ("aggregation_method", "aggregation_period", "rating_period", "delay", "delay_unit", "chargeable",
                    "refresh_allowed", "refresh_frequency", "refresh_unit", "rollover_allowed", "rollover_can_expire",
-                   "maximum_rollover_count", "commitment_rate")
+                   "maximum_rollover_count", "maximum_rollover_quantity", "commitment_rate")
 
 
 @strawberry.input
@@ -257,6 +258,7 @@ class UpdatePolicyInput:
     rollover_allowed: bool | None = UNSET
     rollover_can_expire: bool | None = UNSET
     maximum_rollover_count: int | None = UNSET
+    maximum_rollover_quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
     commitment_rate: CommitmentRate | None = UNSET  # type: ignore[valid-type]
     status: RecordStatus | None = UNSET  # type: ignore[valid-type]
 

@@ -60,6 +60,7 @@ class GuidedGrantInput:
     rollover: bool | None = None
     maximum_rollover_count: int | None = None
     drawdown_order: DrawdownOrder | None = None  # type: ignore[valid-type]
+    maximum_rollover_quantity: DecimalScalar | None = None  # type: ignore[valid-type]
 
     def to_domain(self) -> "GuidedGrant":
         from core.guided_setup import GuidedGrant
@@ -67,7 +68,8 @@ class GuidedGrantInput:
         return GuidedGrant(self.quantity, c.ValidityUnit(self.validity_unit), self.unit_code, self.validity_term,
                            self.refresh_every, c.PeriodUnit(self.refresh_unit) if self.refresh_unit else None,
                            self.rollover, self.maximum_rollover_count,
-                           c.DrawdownOrder(self.drawdown_order) if self.drawdown_order else None)
+                           c.DrawdownOrder(self.drawdown_order) if self.drawdown_order else None,
+                           self.maximum_rollover_quantity)
 
 
 @strawberry.input

@@ -10,14 +10,18 @@ unique per tenant, and the subscription.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from core import subscription_changes as changes
 from core.catalog import Policy, ProductUsageGrant, UsageResource
 from core.errors import DomainError, ErrorCode
+from core.money import fmt
 from core.subscriptions import (
     Account,
     ProductOffer,
@@ -139,6 +143,79 @@ class AccountsRepository(TableRepository):
                 time.sleep(0.01 * (attempt + 1))
         self._accounts.pop(request.account_external_id, None)
         return subscription
+
+    # ------------------------------------------------------------------------------------------ changes
+    def subscription(self, external_id: str) -> Subscription | None:
+        """A subscription by its external id, read fresh: its id guard names the account (two reads)."""
+        guard = self.client.get_item(
+            TableName=self.table, ConsistentRead=True,
+            Key={"pk": {"S": keys.subscription_guard_pk(self.tenant, external_id)},
+                 "sk": {"S": keys.SUBSCRIPTION_GUARD_SK}}).get("Item")
+        if guard is None:
+            return None
+        account = self.get(from_attributes(guard)["account_external_id"], fresh=True)
+        return account.subscription(external_id) if account else None
+
+    def change_subscription(self, external_id: str, change: Callable[[Subscription], Subscription],
+                            check: Callable[[Subscription, Subscription], None] | None = None) -> Subscription:
+        """Apply a pure change (``core.subscription_changes``) and store it, conditioned on the version it was read
+        at; a concurrent change makes it read and apply again, so changes apply one after the other. ``check``
+        may refuse the changed subscription (raising a DomainError) before it is written."""
+        for _ in range(TRANSACTION_RETRIES):
+            current = self.subscription(external_id)
+            if current is None:
+                raise DomainError(ErrorCode.NOT_FOUND, f"subscription '{external_id}' does not exist", "externalId")
+            changed = change(current)
+            if changed is current:
+                return current
+            if check is not None:
+                check(current, changed)
+            if current.version == 0:  # as created: items written before versions had none
+                condition = "attribute_exists(sk) AND (attribute_not_exists(#v) OR #v = :old)"
+            else:
+                condition = "#v = :old"
+            try:
+                self.client.put_item(
+                    TableName=self.table, ConditionExpression=condition, ExpressionAttributeNames={"#v": "version"},
+                    ExpressionAttributeValues={":old": {"N": str(current.version)}},
+                    Item=to_attributes({"pk": keys.account_pk(self.tenant, current.account_external_id),
+                                        "sk": keys.subscription_sk(external_id), "kind": "Subscription",
+                                        "version": changed.version, "data": encode(changed)}))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                continue
+            self._accounts.pop(current.account_external_id, None)
+            return changed
+        raise DomainError(ErrorCode.CONFLICT, f"subscription '{external_id}' kept changing; try again", "externalId")
+
+    def amend_subscription(self, external_id: str, quantity: Decimal, effective_date: datetime,
+                           now: datetime) -> Subscription:
+        return self.change_subscription(external_id, lambda sub: changes.amend(sub, quantity, effective_date, now))
+
+    def cancel_subscription(self, external_id: str, end_date: datetime, now: datetime) -> Subscription:
+        """End the subscription; refused when usage at or after ``end_date`` was already rated against it (void
+        that usage first): a cancellation never touches consumed usage."""
+        from infra.wallets_repo import WalletsRepository
+
+        wallets = WalletsRepository(self.tenant, self, self.client, self.table)
+
+        def nothing_rated_after(before: Subscription, after: Subscription) -> None:
+            assert after.end_date is not None
+            for subscribed in before.resources:
+                rated = wallets.debited_since(before.wallet_id(subscribed.resource_code), after.end_date,
+                                              f"{before.external_id}/")
+                if rated > 0:
+                    raise DomainError(ErrorCode.CONFLICT, f"{fmt(rated)} of {subscribed.resource_code} used at or "
+                                      f"after {after.end_date.isoformat()} was already rated against subscription "
+                                      f"'{before.external_id}'; void that usage first, or cancel later", "endDate")
+
+        return self.change_subscription(external_id, lambda sub: changes.cancel(sub, end_date, now),
+                                        nothing_rated_after)
+
+    def renew_subscription(self, external_id: str, now: datetime, end_date: datetime | None = None,
+                           terms: int | None = None) -> Subscription:
+        return self.change_subscription(external_id, lambda sub: changes.renew(sub, now, end_date, terms))
 
     def _creation_items(self, request: SubscriptionRequest, subscription: Subscription,
                         now: datetime) -> list[dict[str, Any]]:

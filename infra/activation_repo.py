@@ -29,12 +29,14 @@ from core.catalog import (
     CatalogRecord,
     Policy,
     Product,
+    ProductUsageResource,
     RateCard,
     RateCardEntry,
     RecordStatus,
     ResourcePolicy,
     UnitOfMeasure,
     UnitOfMeasureClass,
+    UsageModelType,
     UsageResource,
 )
 from core.errors import Conflict
@@ -110,11 +112,25 @@ class ChainReader:
         resources, resource_policies = self.resources(codes)
         classes, units = self.units_and_classes
         cards, entries = self.rate_cards
+        anchors = self.anchors({p.resource_code for p in graph.purs}, graph.product.code) \
+            if graph.product.usage_model_type == UsageModelType.PACK else []
         return ProductSnapshot.of(
             graph.product, binding=graph.binding, purs=graph.purs,
             grants=[g for gs in graph.grants.values() for g in gs], product_policies=graph.policies.values(),
             resources=resources.values(), resource_policies=resource_policies.values(), classes=classes,
-            units=units, policies=self.policies, rate_cards=cards, entries=entries)
+            units=units, policies=self.policies, rate_cards=cards, entries=entries, anchors=anchors)
+
+    def anchors(self, resource_codes: Iterable[str], pack_code: str
+                ) -> list[tuple[Product, list[ProductUsageResource]]]:
+        """The ANCHOR products with a PUR for any of ``resource_codes`` (what a pack's overage may be priced by):
+        one GSI1 Query per resource for the products pointing at it, then one Query per such product."""
+        codes = set(resource_codes)
+        found = []
+        for code in sorted(self.repo.products_using(codes) - {pack_code}):
+            graph = self.repo.product_graph(code)
+            if graph is not None and graph.product.usage_model_type == UsageModelType.ANCHOR:
+                found.append((graph.product, [p for p in graph.purs if p.resource_code in codes]))
+        return found
 
     def setup_catalog(self, setup: GuidedSetup) -> SetupCatalog:
         graph = self.repo.product_graph(setup.product_code)

@@ -246,6 +246,18 @@ class CatalogRepository:
     def entries_of_card(self, rate_card_id: str) -> list[RateCardEntry]:
         return [e for e in self.rate_cards()[1] if e.rate_card_id == rate_card_id]
 
+    def products_using(self, resource_codes: Iterable[str]) -> set[str]:
+        """The codes of the products with a PUR for any of the resources: one GSI1 Query per resource, keys only
+        (a PUR's sort key names its product)."""
+        found: set[str] = set()
+        for code in sorted(set(resource_codes)):
+            for item in CatalogItem.resource_refs.query(keys.resource_ref_pk(self.tenant, code),
+                                                        CatalogItem.gsi1sk.startswith(keys.PRODUCT_PREFIX)):
+                product_code = keys.product_of_pur_sk(item.gsi1sk or "")
+                if product_code is not None:
+                    found.add(product_code)
+        return found
+
     def resource_is_referenced(self, resource_code: str) -> bool:
         hits = CatalogItem.resource_refs.query(keys.resource_ref_pk(self.tenant, resource_code), limit=1)
         return any(True for _ in hits)

@@ -107,6 +107,12 @@ def pur_sk(pur: str) -> str:
     return f"{product_sk(product_code)}{SEP}PUR{SEP}{ulid}"
 
 
+def product_of_pur_sk(sk: str) -> str | None:
+    """The product code of a PUR's sort key (``PROD#{code}#PUR#{ulid}``); None for any other key."""
+    parts = sk.split(SEP)
+    return parts[1] if len(parts) == 4 and parts[0] == "PROD" and parts[2] == "PUR" else None
+
+
 def product_resource_policy_sk(pur: str) -> str:
     return f"{pur_sk(pur)}{SEP}POLICY"
 
@@ -172,6 +178,11 @@ def credit_sk(credit_id: str) -> str:
 def ledger_sk(ledger_key: str) -> str:
     """``ledger_key`` from ``core.wallets.ledger_key``: effective time first, so the ledger pages in time order."""
     return f"{LEDGER_PREFIX}{ledger_key}"
+
+
+def ledger_from_sk(timestamp: str) -> str:
+    """The lowest ledger sort key of the entries effective at ``timestamp`` (and after)."""
+    return f"{LEDGER_PREFIX}{timestamp}{SEP}"
 
 
 def ledger_after_sk(timestamp: str) -> str:

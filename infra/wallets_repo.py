@@ -229,6 +229,13 @@ class WalletsRepository(TableRepository):
         later = [(line.bucket_id, -line.quantity) for item in later_items for line in _lines(item)]
         return balance_as_of(wallet.grants, debits_as_of(self.counters(wallet.id), later), as_of)
 
+    def debited_since(self, wallet_id: str, at: datetime, bucket_prefix: str) -> Decimal:
+        """Net quantity debited (debits less reversals) at or after ``at`` from the wallet's buckets whose ids
+        start with ``bucket_prefix`` (a subscription's: ``{externalId}/``): one Query of the ledger."""
+        items, _ = self._ledger_items(wallet_id, keys.ledger_from_sk(timestamp(at)), keys.LEDGER_END_SK)
+        return sum((-line.quantity for item in items for line in _lines(item)
+                    if line.bucket_id.startswith(bucket_prefix)), ZERO)
+
     def wallet_refs(self, account_external_id: str) -> dict[str, WalletRef]:
         account = self.accounts.get(account_external_id)
         return wallets_of(account.subscriptions) if account else {}

@@ -28,6 +28,7 @@ from core.catalog import (
     ResourcePolicy,
     UnitOfMeasure,
     UnitOfMeasureClass,
+    UsageModelType,
     UsageResource,
 )
 from core.policies import resolve
@@ -53,6 +54,29 @@ class Window:
 
 
 @immutable
+class Anchor:
+    """An ANCHOR product that uses one of a PACK's resources: what a pack's overage may be priced by (DOMAIN §1.2).
+
+    ``purs`` are its product usage resources for the pack's resources; ``entries`` the BASE rate card entries of
+    those resources that serve it (its own or no product's)."""
+
+    product: Product
+    purs: tuple[ProductUsageResource, ...] = ()
+    entries: tuple[RateCardEntry, ...] = ()
+
+    def prices(self, resource_code: str) -> bool:
+        """Whether this anchor, as it serves at runtime (ACTIVE product, PUR and entry), prices the resource."""
+        active = RecordStatus.ACTIVE
+        return (self.product.status == active
+                and any(p.resource_code == resource_code and p.status == active for p in self.purs)
+                and any(e.resource_code == resource_code and e.status == active for e in self.entries))
+
+    def uses(self, resource_code: str) -> bool:
+        return self.product.status != RecordStatus.INACTIVE and any(
+            p.resource_code == resource_code and p.status != RecordStatus.INACTIVE for p in self.purs)
+
+
+@immutable
 class ProductSnapshot:
     product: Product
     binding: GrantBindingPolicy | None = None
@@ -66,6 +90,8 @@ class ProductSnapshot:
     policies: Mapping[str, Policy] = field(default_factory=frozen)  # by id
     rate_cards: Mapping[str, RateCard] = field(default_factory=frozen)  # by id
     entries: tuple[RateCardEntry, ...] = ()  # BASE entries of the chain's resources: this product's or no product's
+    #: for a PACK: the ANCHOR products using its resources (whose wallets it tops up and whose rates price it)
+    anchors: tuple[Anchor, ...] = ()
 
     @classmethod
     def of(cls, product: Product, *, binding: GrantBindingPolicy | None = None,
@@ -73,18 +99,36 @@ class ProductSnapshot:
            product_policies: Iterable[ProductResourcePolicy] = (), resources: Iterable[UsageResource] = (),
            resource_policies: Iterable[ResourcePolicy] = (), classes: Iterable[UnitOfMeasureClass] = (),
            units: Iterable[UnitOfMeasure] = (), policies: Iterable[Policy] = (), rate_cards: Iterable[RateCard] = (),
-           entries: Iterable[RateCardEntry] = ()) -> ProductSnapshot:
-        """Index plain records; entries are kept when they belong to this product's chain (see ``entries``)."""
+           entries: Iterable[RateCardEntry] = (), anchors: Iterable[tuple[Product, Iterable[ProductUsageResource]]] = ()
+           ) -> ProductSnapshot:
+        """Index plain records; entries are kept when they belong to this product's chain (see ``entries``): the
+        entries of its resources and of the token resources they convert to (DOMAIN §3.7). ``anchors``: for a PACK,
+        the ANCHOR products using its resources, each with its product usage resources."""
         purs = tuple(sorted(purs, key=lambda p: (p.resource_code, p.effective_from, p.id)))
+        resources = tuple(resources)
         by_pur: dict[str, list[ProductUsageGrant]] = {p.id: [] for p in purs}
         for grant in grants:
             by_pur.setdefault(grant.pur_id, []).append(grant)
         cards = {c.id: c for c in rate_cards}
+        by_code = {r.code: r for r in resources}
         resource_codes = {p.resource_code for p in purs}
+        resource_codes |= {c for p in purs for c in (p.token_resource_code, getattr(
+            by_code.get(p.resource_code), "token_resource_code", None)) if c}
+        entries = tuple(entries)
+
+        def base(e: RateCardEntry) -> bool:
+            return e.rate_card_id not in cards or cards[e.rate_card_id].type == RateCardType.BASE
+
         chain_entries = tuple(sorted(
             (e for e in entries if e.resource_code in resource_codes and e.product_code in (None, product.code)
-             and (e.rate_card_id not in cards or cards[e.rate_card_id].type == RateCardType.BASE)),
-            key=lambda e: (e.effective_from, e.id)))
+             and base(e)), key=lambda e: (e.effective_from, e.id)))
+        pack_codes = {p.resource_code for p in purs}
+        anchor_views = tuple(
+            Anchor(a, tuple(p for p in a_purs if p.resource_code in pack_codes),
+                   tuple(e for e in entries if e.resource_code in pack_codes and e.product_code in (None, a.code)
+                         and base(e)))
+            for a, a_purs in sorted(anchors, key=lambda pair: pair[0].code)
+            if a.code != product.code and a.usage_model_type == UsageModelType.ANCHOR)
         return cls(
             product=product, binding=binding, purs=purs,
             grants=frozen({k: tuple(sorted(v, key=lambda g: g.id)) for k, v in by_pur.items()}),
@@ -92,7 +136,8 @@ class ProductSnapshot:
             resources=frozen({r.code: r for r in resources}),
             resource_policies=frozen({r.resource_code: r for r in resource_policies}),
             classes=frozen({c.code: c for c in classes}), units=frozen({u.unit_code: u for u in units}),
-            policies=frozen({p.id: p for p in policies}), rate_cards=frozen(cards), entries=chain_entries)
+            policies=frozen({p.id: p for p in policies}), rate_cards=frozen(cards), entries=chain_entries,
+            anchors=anchor_views)
 
     # ------------------------------------------------------------------------------------------ navigation
     def grants_of(self, pur: ProductUsageResource) -> tuple[ProductUsageGrant, ...]:
@@ -103,7 +148,16 @@ class ProductSnapshot:
 
     def entries_of(self, pur: ProductUsageResource) -> list[RateCardEntry]:
         """Every rate card entry for the PUR's resource in this product, by start."""
-        return [e for e in self.entries if e.resource_code == pur.resource_code]
+        return self.entries_for(pur.resource_code)
+
+    def entries_for(self, resource_code: str) -> list[RateCardEntry]:
+        """Every rate card entry for a resource of the chain (a token resource too) in this product, by start."""
+        return [e for e in self.entries if e.resource_code == resource_code]
+
+    def token_resource_code(self, pur: ProductUsageResource) -> str | None:
+        """The token resource the PUR's usage converts to: the PUR's, else its resource's (DOMAIN §3.7)."""
+        resource = self.resources.get(pur.resource_code)
+        return pur.token_resource_code or (resource.token_resource_code if resource else None)
 
     def effective_policy(self, pur: ProductUsageResource) -> EffectivePolicy:
         prp = self.product_policies.get(pur.id)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from infra.wallets_repo import WalletView
 
 BindingTarget = strawberry.enum(s.BindingTarget, description="Whose wallet a subscription's grants fill.")
+SubscriptionChangeKind = strawberry.enum(s.ChangeKind, name="SubscriptionChangeKind",
+                                         description="AMENDED (quantity), CANCELLED (end date), RENEWED (term).")
 BucketSource = strawberry.enum(_BucketSource)
 LedgerEntryType = strawberry.enum(w.LedgerEntryType)
 
@@ -121,6 +123,25 @@ class Wallet:
                           [line.key for line in lines], more)
 
 
+@strawberry.type(description="One change of a subscription: the quantity or the end date, from a date.")
+class SubscriptionChange:
+    kind: SubscriptionChangeKind  # type: ignore[valid-type]
+    effective_date: DateTime = strawberry.field(  # type: ignore[valid-type]
+        description="From when it applies: the amendment's date, the new end (cancel) or the old end (renewal).")
+    quantity_before: DecimalScalar  # type: ignore[valid-type]
+    quantity_after: DecimalScalar  # type: ignore[valid-type]
+    end_date_before: DateTime | None  # type: ignore[valid-type]
+    end_date_after: DateTime | None  # type: ignore[valid-type]
+    created_at: DateTime  # type: ignore[valid-type]
+    version: int = strawberry.field(description="The subscription version this change produced.")
+
+    @classmethod
+    def from_domain(cls, c: s.SubscriptionChange) -> "SubscriptionChange":
+        return cls(kind=c.kind, effective_date=c.effective_date, quantity_before=normalize_quantity(c.quantity_before),
+                   quantity_after=normalize_quantity(c.quantity_after), end_date_before=c.end_date_before,
+                   end_date_after=c.end_date_after, created_at=c.created_at, version=c.version)
+
+
 @strawberry.type
 class Subscription:
     id: strawberry.ID
@@ -137,6 +158,8 @@ class Subscription:
     wallet_owner: str = strawberry.field(description="The binding target its wallets belong to.")
     created_at: DateTime  # type: ignore[valid-type]
     resource_codes: list[str]
+    version: int = strawberry.field(description="Incremented by every change; changes are conditioned on it.")
+    changes: list[SubscriptionChange] = strawberry.field(description="Its history of changes, oldest first.")
 
     @classmethod
     def from_domain(cls, sub: s.Subscription) -> "Subscription":
@@ -146,7 +169,8 @@ class Subscription:
                    billing_term=sub.billing_term, billing_term_unit=sub.billing_term_unit,
                    billing_day_of_month=sub.anchor_day, binding_target=sub.binding_target,
                    wallet_owner=sub.wallet_owner, created_at=sub.created_at,
-                   resource_codes=[r.resource_code for r in sub.resources])
+                   resource_codes=[r.resource_code for r in sub.resources], version=sub.version,
+                   changes=[SubscriptionChange.from_domain(c) for c in sub.changes])
 
     @strawberry.field
     async def product(self, info: Info) -> Product | None:

@@ -174,6 +174,7 @@ class GrantRolloverPolicy(PolicyRecord):
     rollover_allowed: bool
     rollover_can_expire: bool
     maximum_rollover_count: int | None
+    maximum_rollover_quantity: DecimalScalar | None  # type: ignore[valid-type]
 
 
 @strawberry.type
@@ -196,7 +197,8 @@ def policy_from_domain(p: c.Policy) -> PolicyRecord:
     if p.kind == c.PolicyKind.GRANT_ROLLOVER:
         return GrantRolloverPolicy(**base, rollover_allowed=bool(p.rollover_allowed),
                                    rollover_can_expire=bool(p.rollover_can_expire),
-                                   maximum_rollover_count=p.maximum_rollover_count)
+                                   maximum_rollover_count=p.maximum_rollover_count,
+                                   maximum_rollover_quantity=p.maximum_rollover_quantity)
     return CommitmentPolicy(**base, commitment_rate=p.commitment_rate)
 
 

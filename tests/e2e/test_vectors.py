@@ -95,7 +95,7 @@ def test_vector_5_expiring_first_empties_the_pack_before_the_anchor(flow: Flow) 
     week_end = NOW + timedelta(days=2)
     flow.product("PACK", [{"resourceCode": "TEXTS", "effectiveTo": iso(week_end),
                            "grants": [{"quantity": "2000", "validityTerm": 1, "validityUnit": "MONTH"}]}],
-                 model="PACK", validate=False)  # a pack only grants: the anchor prices the overage
+                 model="PACK")  # a pack only grants: the anchor prices its overage, and validation knows it
     flow.subscribe("anchor", "acme", "CELL", binding="ACCOUNT")
     flow.subscribe("pack", "acme", "PACK", binding="ACCOUNT")
     # WHEN 2,500 texts are used inside the week

@@ -15,6 +15,7 @@ from core.grants import (
     GrantSchedule,
     GrantSource,
     LedgerType,
+    QuantityChange,
     Refresh,
     Settlement,
     ValidityUnit,
@@ -205,6 +206,59 @@ def test_rolled_over_balance_expires_after_the_maximum_count():
     assert [p.on_end for p in plan if p.id.startswith("sub1:texts:ROLLOVER:")] == [EndAction.EXPIRY] * 2
 
 
+def test_a_rollover_quantity_cap_carries_at_most_the_cap_and_expires_the_rest():
+    # GIVEN rollover without expiry capped at 1,000 texts, and 4,000 texts unused in July
+    schedule = texts(rollover_allowed=True, maximum_rollover_quantity=D(1000))
+    # WHEN settled on Aug 25 with 200 of July's rolled-over texts used
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {"sub1:texts:ROLLOVER:0:1": D(200)}, utc(2024, 8, 25))
+    # THEN 1,000 rolled over on Aug 20, the other 3,000 expired then, each with its ledger event
+    by_id = {b.id: b for b in result.buckets}
+    july = by_id["sub1:texts:GRANT:0"]
+    assert (july.granted, july.rolled_out, july.expired, july.balance) == (D(4000), D(1000), D(3000), D(0))
+    assert (by_id["sub1:texts:ROLLOVER:0:1"].granted, by_id["sub1:texts:ROLLOVER:0:1"].balance) == (D(1000), D(800))
+    july_events = [(e.type, e.quantity, e.at) for e in result.events if e.bucket_id == "sub1:texts:GRANT:0"]
+    assert july_events == [(LedgerType.GRANT, D(4000), utc(2024, 7, 20)),
+                           (LedgerType.ROLLOVER, D(-1000), utc(2024, 8, 20)),
+                           (LedgerType.EXPIRY, D(-3000), utc(2024, 8, 20))]
+
+
+def test_a_balance_under_the_cap_rolls_over_whole():
+    # GIVEN a cap of 1,000 and 3,500 of July's 4,000 texts used WHEN settled in August THEN all 500 left roll over
+    schedule = texts(rollover_allowed=True, maximum_rollover_quantity=D(1000))
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {"sub1:texts:GRANT:0": D(3500)}, utc(2024, 8, 25))
+    by_id = {b.id: b for b in result.buckets}
+    assert (by_id["sub1:texts:GRANT:0"].rolled_out, by_id["sub1:texts:GRANT:0"].expired) == (D(500), D(0))
+    assert not [e for e in result.events if e.type == LedgerType.EXPIRY]
+
+
+def test_count_and_quantity_limits_apply_together():
+    # GIVEN rollover capped at 1,000 that expires after 1 rollover, nothing used
+    schedule = texts(rollover_allowed=True, rollover_can_expire=True, maximum_rollover_count=1,
+                     maximum_rollover_quantity=D(1000))
+    result = settle(bucket_plan(schedule, utc(2024, 10, 1)), {}, utc(2024, 10, 1))
+    by_id = {b.id: b for b in result.buckets}
+    # THEN July's 4,000: 1,000 roll into August (3,000 expire on Aug 20), and those 1,000 expire on Sep 20
+    assert (by_id["sub1:texts:GRANT:0"].rolled_out, by_id["sub1:texts:GRANT:0"].expired) == (D(1000), D(3000))
+    rolled = by_id["sub1:texts:ROLLOVER:0:1"]
+    assert (rolled.granted, rolled.expired, rolled.rolled_out) == (D(1000), D(1000), D(0))
+    assert "sub1:texts:ROLLOVER:0:2" not in by_id
+
+
+def test_a_zero_cap_rolls_nothing_over():
+    # GIVEN a cap of 0 WHEN July's 4,000 are unused THEN they all expire and the empty rollover is left out
+    schedule = texts(rollover_allowed=True, maximum_rollover_quantity=D(0))
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {}, utc(2024, 8, 25))
+    by_id = {b.id: b for b in result.buckets}
+    assert by_id["sub1:texts:GRANT:0"].expired == D(4000)
+    assert "sub1:texts:ROLLOVER:0:1" not in by_id
+
+
+def test_a_negative_rollover_cap_is_refused():
+    with pytest.raises(DomainError) as caught:
+        texts(rollover_allowed=True, maximum_rollover_quantity=D(-1))
+    assert caught.value.field == "maximumRolloverQuantity"
+
+
 def test_a_maximum_of_zero_rollovers_means_expiry():
     # GIVEN rollover that can expire with a maximum of 0 WHEN planned THEN nothing ever rolls
     plan = bucket_plan(
@@ -317,7 +371,79 @@ def test_debits_of_other_grants_buckets_are_ignored():
     assert states(result) == {"sub1:texts:GRANT:0": (D(4000), D(4000))}
 
 
-# --- properties ----------------------------------------------------------------------------------------------
+# --- quantity changes (subscription amendments) ----------------------------------------------------------------
+
+
+def test_an_increase_mid_period_adds_the_prorated_share_then_full_shares_domain_4_vector() -> None:
+    # GIVEN 4,000 texts a month, periods from the 20th (Jul 20 – Aug 19: 31 days), the quantity doubled on Aug 3
+    schedule = texts(changes=(QuantityChange(utc(2024, 8, 3), D(8000)),))
+    plan = bucket_plan(schedule, utc(2024, 9, 25))
+    # THEN Aug 3 adds an AMEND bucket of floor(4,000 × 17 / 31) = 2,193 until the period ends; then 8,000 a month
+    assert [(b.id, b.quantity, b.effective_from, b.effective_to) for b in plan if b.quantity is not None] == [
+        ("sub1:texts:GRANT:0", D(4000), utc(2024, 7, 20), utc(2024, 8, 20)),
+        ("sub1:texts:AMEND:0:0", D(2193), utc(2024, 8, 3), utc(2024, 8, 20)),
+        ("sub1:texts:REFRESH:1", D(8000), utc(2024, 8, 20), utc(2024, 9, 20)),
+        ("sub1:texts:REFRESH:2", D(8000), utc(2024, 9, 20), utc(2024, 10, 20)),
+    ]
+    # AND before Aug 3 nothing changed (balances as of any time)
+    before = settle(plan, {}, utc(2024, 8, 2))
+    assert sum(b.balance for b in before.effective(utc(2024, 8, 2))) == D(4000)
+
+
+def test_the_added_share_rolls_over_on_its_own_chain() -> None:
+    schedule = texts(rollover_allowed=True, changes=(QuantityChange(utc(2024, 8, 3), D(8000)),))
+    result = settle(bucket_plan(schedule, utc(2024, 8, 25)), {}, utc(2024, 8, 25))
+    live = {b.id: b.balance for b in result.effective(utc(2024, 8, 25))}
+    assert live == {"sub1:texts:ROLLOVER:0:1": D(4000), "sub1:texts:ROLLOVER:0A0:1": D(2193),
+                    "sub1:texts:REFRESH:1": D(8000)}
+
+
+def test_a_decrease_removes_the_prorated_share_but_never_what_was_consumed() -> None:
+    # GIVEN 8,000 texts a month halved on Aug 3 (the removed share: 4,000 × 17 / 31 = 2,193.5, rounded up: 2,194)
+    schedule = texts(quantity=D(8000), changes=(QuantityChange(utc(2024, 8, 3), D(4000)),))
+    plan = bucket_plan(schedule, utc(2024, 8, 25))
+    # WHEN 5,000 were used before Aug 3 THEN 2,194 expire on Aug 3 and 806 are left
+    light = settle(plan, {"sub1:texts:GRANT:0": D(5000)}, utc(2024, 8, 10))
+    [bucket] = light.effective(utc(2024, 8, 10))
+    assert (bucket.granted, bucket.debited, bucket.expired, bucket.reduced, bucket.balance) == (
+        D(8000), D(5000), D(2194), D(2194), D(806))
+    assert [(e.type, e.quantity, e.at) for e in light.events if e.type == LedgerType.EXPIRY] == [
+        (LedgerType.EXPIRY, D(-2194), utc(2024, 8, 3))]
+    # WHEN 7,000 were used THEN only the 1,000 not consumed are removed: the balance is 0, never negative
+    heavy = settle(plan, {"sub1:texts:GRANT:0": D(7000)}, utc(2024, 8, 10))
+    [bucket] = heavy.effective(utc(2024, 8, 10))
+    assert (bucket.reduced, bucket.balance) == (D(1000), D(0))
+    # AND the next period grants the new quantity in full
+    assert next(b for b in plan if b.id == "sub1:texts:REFRESH:1").quantity == D(4000)
+    # AND before Aug 3 the whole 8,000 was there
+    assert settle(plan, {}, utc(2024, 8, 2)).buckets[0].balance == D(8000)
+
+
+def test_a_decrease_after_an_increase_in_the_same_period_takes_from_the_newest_credit_first() -> None:
+    # GIVEN 4,000 a month, 2 lines from Aug 3 and back to 1 line from Aug 10
+    schedule = texts(changes=(QuantityChange(utc(2024, 8, 3), D(8000)), QuantityChange(utc(2024, 8, 10), D(4000))))
+    result = settle(bucket_plan(schedule, utc(2024, 8, 15)), {}, utc(2024, 8, 15))
+    by_id = {b.id: b for b in result.buckets}
+    # THEN the AMEND bucket (2,193) loses 4,000 × 10 / 31 = 1,290.3 rounded up (1,291): the second line kept 7 days
+    assert (by_id["sub1:texts:AMEND:0:0"].granted, by_id["sub1:texts:AMEND:0:0"].balance) == (D(2193), D(902))
+    assert by_id["sub1:texts:GRANT:0"].balance == D(4000)
+
+
+def test_late_usage_cannot_spend_a_removed_share_its_rollover_relies_on() -> None:
+    from core.wallets import CreditCounter, WalletGrant, drawable
+
+    # GIVEN 100 a month rolling over, cut to 50 on Jan 16 (removes 50 × 16 / 31 rounded up = 26), 74 rolled into Feb
+    schedule = GrantSchedule(grant_id="g", quantity=D(100), effective_from=utc(2026, 1, 1),
+                             billing=BillingAnchor(utc(2026, 1, 1), 1), refresh=MONTHLY, rollover_allowed=True,
+                             changes=(QuantityChange(utc(2026, 1, 16), D(50)),))
+    grant = WalletGrant(schedule, DrawdownOrder.EXPIRING_FIRST, "s", "g", utc(2026, 1, 1))
+    counters = {"g:GRANT:0": CreditCounter("g:GRANT:0", D(100), {"g:ROLLOVER:0:1": D(74)})}
+    # WHEN late January usage asks for January's bucket after Jan 16
+    [jan] = [d for d in drawable([grant], counters, utc(2026, 1, 20)) if d.bucket.id == "g:GRANT:0"]
+    # THEN nothing is left to draw: the 74 the rollover spent are all that was not removed
+    assert jan.bucket.balance == D(0)
+
+
 
 START = utc(2024, 1, 1)
 
@@ -338,6 +464,10 @@ def schedules(draw, rollover=st.booleans()) -> GrantSchedule:
         rollover_allowed=draw(rollover),
         rollover_can_expire=can_expire,
         maximum_rollover_count=draw(st.integers(0, 3)) if can_expire else None,
+        maximum_rollover_quantity=draw(st.none() | st.integers(0, 3000).map(D)),
+        changes=tuple(sorted((QuantityChange(sub_start + timedelta(days=d, hours=h), D(q)) for d, h, q in draw(
+            st.lists(st.tuples(st.integers(0, 400), st.integers(0, 23), st.integers(0, 6000)), max_size=3))),
+            key=lambda c: c.at)),
         source=draw(st.sampled_from(GrantSource)),
         subscription_end=draw(st.none() | st.just(sub_start + timedelta(days=draw(st.integers(1, 500))))),
         product_end=draw(st.none() | st.just(sub_start + timedelta(days=draw(st.integers(1, 500))))),
@@ -373,6 +503,9 @@ def assert_every_unit_accounted_for(schedule: GrantSchedule, usage, order: Drawd
             assert bucket.effective_to is not None and bucket.effective_to <= schedule.hard_end
         if bucket.source == BucketSource.ROLLOVER and schedule.rollover_can_expire:
             assert bucket.completed_rollovers <= schedule.maximum_rollover_count
+        # no rollover carries more than the cap
+        if bucket.source == BucketSource.ROLLOVER and schedule.maximum_rollover_quantity is not None:
+            assert bucket.granted <= schedule.maximum_rollover_quantity
     # across the grant, what was credited is what is used, left or expired; every debit hit one of its buckets
     credited = sum((b.granted for b in result.buckets if b.rolls_from is None), D(0))
     assert credited == sum((b.debited + b.balance + b.expired for b in result.buckets), D(0))
@@ -409,7 +542,13 @@ def test_plans_are_deterministic_and_a_longer_plan_extends_a_shorter_one(schedul
     long = bucket_plan(schedule, START + timedelta(days=first + more))
     assert set(short) <= set(long)
     assert bucket_plan(schedule, START + timedelta(days=first)) == short
-    # ... ids are unique, and credits never exceed what was paid for
+    # ... ids are unique, and a period's credits (less what decreases remove) never exceed what was paid for
     assert len({p.id for p in long}) == len(long)
-    assert all(p.quantity is None or p.quantity <= schedule.quantity for p in long)
+    most = max([schedule.quantity, *(c.quantity for c in schedule.changes)])
+    per_period: dict[int, D] = {}
+    for p in long:
+        if p.quantity is not None:
+            kept = p.quantity - sum((q for _, q in p.reductions), D(0))
+            per_period[p.period_index] = per_period.get(p.period_index, D(0)) + kept
+    assert all(total <= most for total in per_period.values())
     assert all(p.effective_to is None or p.effective_from < p.effective_to for p in long)

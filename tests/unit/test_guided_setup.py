@@ -187,6 +187,40 @@ def test_grant_options_pick_or_create_matching_refresh_and_rollover_policies() -
     assert (expiring.rollover_can_expire, expiring.maximum_rollover_count) == (True, 2)
 
 
+def test_a_rollover_quantity_cap_picks_a_policy_with_that_cap_and_reuses_an_identical_one() -> None:
+    # GIVEN grants asking for a cap of 1,000 (twice, once with an expiry count too) and one uncapped rollover, and an
+    # existing ACTIVE policy with the same cap of 1000.0 under another name
+    existing = Policy("cap", PolicyKind.GRANT_ROLLOVER, "Carry up to 1k", rollover_allowed=True,
+                      rollover_can_expire=False, maximum_rollover_quantity=D("1000.0"), status=RecordStatus.ACTIVE)
+    grants = (GuidedGrant(D(1), ValidityUnit.MONTH, maximum_rollover_quantity=D(1000)),
+              GuidedGrant(D(2), ValidityUnit.MONTH, maximum_rollover_quantity=D(1000)),
+              GuidedGrant(D(3), ValidityUnit.MONTH, maximum_rollover_quantity=D(1000), maximum_rollover_count=2),
+              GuidedGrant(D(4), ValidityUnit.MONTH))
+    p = plan(data(grants=grants), policies=[existing])
+    made = {pol.id: pol for pol in of(Policy, p)}
+    chosen = [g.rollover_policy_id for g in of(ProductUsageGrant, p)]
+    # THEN both plain capped grants reuse the existing policy; the one with a count gets a new capped policy; the
+    # uncapped grant gets the uncapped default
+    assert chosen[0] == chosen[1] == "cap" and [pol.id for pol in p.reused_policies] == ["cap"]
+    both = made[chosen[2]]
+    assert (both.name, both.rollover_can_expire, both.maximum_rollover_count, both.maximum_rollover_quantity) == (
+        "Rollover Grants, Expire after 2 Rollovers, at most 1000 per Rollover", True, 2, D(1000))
+    assert made[chosen[3]].name == "Rollover Grants without Expiry"
+    assert made[chosen[3]].maximum_rollover_quantity is None
+
+
+def test_a_bad_rollover_quantity_cap_is_refused_with_its_input_path() -> None:
+    path = "resources.0.grants.0.maximumRolloverQuantity"
+    assert refused(data(grants=(GuidedGrant(D(1), ValidityUnit.MONTH, maximum_rollover_quantity=D(-1)),))) == [
+        ("NEGATIVE_QUANTITY", path)]
+    assert refused(data(grants=(GuidedGrant(D(1), ValidityUnit.MONTH, maximum_rollover_quantity=D("0.0000001")),
+                                ))) == [("TOO_MANY_DECIMALS", path)]
+    assert refused(data(grants=(GuidedGrant(D(1), ValidityUnit.MONTH, maximum_rollover_quantity=D("1e19")),))) == [
+        ("INVALID_VALUE", path)]
+    assert refused(data(grants=(GuidedGrant(D(1), ValidityUnit.MONTH, rollover=False,
+                                            maximum_rollover_quantity=D(5)),))) == [("INVALID_VALUE", path)]
+
+
 def test_rates_form_one_base_card_with_sorted_tiers_in_the_tenant_currency_by_default() -> None:
     tiers = (RateTier(D(10), None, AdjustmentType.PERCENTAGE, D(20)), RateTier(D(0), D(10), AdjustmentType.PERCENTAGE,
                                                                                 D(0)))

@@ -11,7 +11,9 @@ from core.catalog import (
     GrantType,
     Policy,
     PolicyKind,
+    PolicySet,
     Product,
+    ProductResourcePolicy,
     ProductUsageGrant,
     ProductUsageResource,
     RateCardEntry,
@@ -157,6 +159,80 @@ def test_chargeable_overage_needs_a_rate_entry() -> None:
     # AND with overage not chargeable, no rate is needed
     free = [pieces()["policies"][0], Policy("overage", PolicyKind.OVERAGE, "Free", chargeable=False)]
     assert findings(snapshot(entries=[], policies=free), "CHARGEABLE_OVERAGE_WITHOUT_RATE") == []
+
+
+def token_plan(token_entries: list[RateCardEntry]) -> ProductSnapshot:
+    """DATA converts to CREDITS tokens (10 a GB); the product grants CREDITS; rates only as given."""
+    parts = pieces()
+    data = replace(parts["resources"][0], token_resource_code="CREDITS", tokens_per_unit=D(10))
+    credits = UsageResource("CREDITS", "Credits", ResourceCategory.TOKEN, "CREDITS", "CR")
+    token_pur = ProductUsageResource("P:2", "P", "CREDITS", JAN, END)
+    prp = ProductResourcePolicy("P", "P:2", PolicySet(overage_policy_id="overage"))
+    return snapshot(resources=[data, credits], purs=[*parts["purs"], token_pur],
+                    product_policies=[*parts["product_policies"], prp], entries=token_entries)
+
+
+def test_a_resource_converted_to_tokens_is_priced_by_the_token_resources_rate() -> None:
+    # GIVEN DATA converts to CREDITS and only CREDITS has a rate (no product's, so any product's chain sees it)
+    credits_rate = RateCardEntry("card:9", "card", "CREDITS", None, D("0.01"), "USD", JAN, END)
+    # THEN DATA needs no rate of its own, and the token rate is in the product's chain (activation flips it)
+    assert findings(token_plan([credits_rate]), "CHARGEABLE_OVERAGE_WITHOUT_RATE") == []
+    assert credits_rate in token_plan([credits_rate]).chain()
+    # GIVEN neither has a rate THEN DATA's PUR is refused naming the token resource, and CREDITS' PUR for itself
+    found = findings(token_plan([]), "CHARGEABLE_OVERAGE_WITHOUT_RATE")
+    assert sorted((f.code, tuple(keys(f))) for f in found) == [
+        ("MISSING_RATE", (("ProductUsageResource", "P:2"),)),
+        ("MISSING_TOKEN_RATE", (("ProductUsageResource", "P:1"), ("UsageResource", "CREDITS")))]
+    # GIVEN the token rate belongs to another product THEN it does not price this one
+    other = RateCardEntry("card:9", "card", "CREDITS", "OTHER", D("0.01"), "USD", JAN, END)
+    assert {f.code for f in findings(token_plan([other]), "CHARGEABLE_OVERAGE_WITHOUT_RATE")} == {
+        "MISSING_RATE", "MISSING_TOKEN_RATE"}
+
+
+def pack(*anchors: tuple[Product, list[ProductUsageResource]], entries: list[RateCardEntry] | None = None
+         ) -> ProductSnapshot:
+    """PACK 'K' topping up DATA without a rate of its own, beside the given anchors."""
+    parts = pieces()
+    pur = ProductUsageResource("K:1", "K", "DATA", JAN, END)
+    grant = replace(parts["grants"][0], id="K:1:1", product_code="K", pur_id="K:1")
+    return snapshot(product=Product("K", "Pack", UsageModelType.PACK), purs=[pur], grants=[grant],
+                    product_policies=[], entries=entries if entries is not None else parts["entries"],
+                    anchors=list(anchors))
+
+
+def test_a_pack_is_priced_by_an_active_anchor_whose_wallet_it_tops_up() -> None:
+    active = RecordStatus.ACTIVE
+    anchor_rate = replace(pieces()["entries"][0], status=active)  # DATA at $1.25 for product P
+    anchor = Product("P", "Plan", UsageModelType.ANCHOR, active)
+    anchor_pur = ProductUsageResource("P:1", "P", "DATA", JAN, END, status=active)
+    # GIVEN an ACTIVE anchor P with an ACTIVE PUR and rate for DATA THEN the pack needs no rate of its own
+    assert findings(pack((anchor, [anchor_pur]), entries=[anchor_rate]), "CHARGEABLE_OVERAGE_WITHOUT_RATE") == []
+    assert pack((anchor, [anchor_pur]), entries=[anchor_rate]).entries == ()  # P's own rate is not the pack's
+    # GIVEN no anchor uses DATA yet THEN only a warning, naming the pack's PUR
+    validation = validate(pack(entries=[]))
+    [warned] = [w for w in validation.warnings if w.rule == "CHARGEABLE_OVERAGE_WITHOUT_RATE"]
+    assert warned.code == "NO_ANCHOR_FOR_PACK" and keys(warned) == [("ProductUsageResource", "K:1")]
+    assert not [e for e in validation.errors if e.rule == "CHARGEABLE_OVERAGE_WITHOUT_RATE"]
+    # GIVEN the anchor is still DRAFT, or ACTIVE with a DRAFT rate, or has no rate for DATA THEN an error naming
+    # the pack's PUR and the anchor to fix
+    for case in ((replace(anchor, status=RecordStatus.DRAFT), [anchor_pur], [anchor_rate]),
+                 (anchor, [anchor_pur], [replace(anchor_rate, status=RecordStatus.DRAFT)]),
+                 (anchor, [anchor_pur], [])):
+        [found] = findings(pack((case[0], case[1]), entries=case[2]), "CHARGEABLE_OVERAGE_WITHOUT_RATE")
+        assert found.code == "NO_ACTIVE_ANCHOR_RATE"
+        assert keys(found) == [("ProductUsageResource", "K:1"), ("Product", "P")]
+    # GIVEN another pack (not an anchor) would price DATA THEN that does not count: no anchor uses DATA
+    other_pack = Product("Q", "Other pack", UsageModelType.PACK, active)
+    priced_by_a_pack = pack((other_pack, [replace(anchor_pur, product_code="Q")]),
+                            entries=[replace(anchor_rate, product_code="Q")])
+    assert priced_by_a_pack.anchors == ()
+    assert [f.code for f in findings(priced_by_a_pack, "CHARGEABLE_OVERAGE_WITHOUT_RATE")] == ["NO_ANCHOR_FOR_PACK"]
+
+
+def test_an_anchor_resource_with_chargeable_overage_and_no_rate_anywhere_is_still_an_error() -> None:
+    # GIVEN an anchor (P) whose DATA has no rate of its own and converts to no tokens THEN MISSING_RATE as before
+    [found] = findings(snapshot(entries=[]), "CHARGEABLE_OVERAGE_WITHOUT_RATE")
+    assert found.severity == "ERROR" and found.code == "MISSING_RATE"
 
 
 def test_tiers_must_be_ordered_contiguous_and_not_overlap() -> None:

@@ -27,7 +27,7 @@ from core.catalog import (
 )
 from core.drawdown import DrawdownOrder, arrange
 from core.errors import DomainError
-from core.grants import BucketSource, GrantSchedule, GrantSource, Refresh
+from core.grants import BucketSource, GrantSchedule, GrantSource, QuantityChange, Refresh
 from core.periods import BillingAnchor, PeriodUnit
 from core.wallets import (
     BucketChange,
@@ -272,6 +272,52 @@ def test_lifecycle_entries_carry_opening_and_closing_balances_in_time_order() ->
     assert [line.key for line in lines] == sorted(line.key for line in lines)
 
 
+def test_a_capped_rollover_goes_out_as_a_rollover_and_an_expiry_with_distinct_keys() -> None:
+    # GIVEN 4,000 texts a month rolling over at most 1,000, 1,000 used in January
+    grant = anchor(rollover_allowed=True, maximum_rollover_quantity=D(1000))
+    counters, _, _ = draw([grant], {}, 1000, utc(2026, 1, 10))
+    lines = lifecycle_lines(balance_as_of([grant], debits_by_bucket(counters), utc(2026, 2, 15)).settlement)
+    # THEN on Feb 1 January's 3,000 leave in two steps (1,000 roll over, 2,000 expire) and 1,000 arrive
+    assert [(line.bucket_id, line.type, line.quantity, line.opening, line.closing) for line in lines] == [
+        ("anchor/TEXTS:GRANT:0", LedgerEntryType.GRANT, D(4000), ZERO, D(4000)),
+        ("anchor/TEXTS:GRANT:0", LedgerEntryType.ROLLOVER, D(-1000), D(3000), D(2000)),
+        ("anchor/TEXTS:GRANT:0", LedgerEntryType.EXPIRY, D(-2000), D(2000), ZERO),
+        ("anchor/TEXTS:REFRESH:1", LedgerEntryType.REFRESH, D(4000), ZERO, D(4000)),
+        ("anchor/TEXTS:ROLLOVER:0:1", LedgerEntryType.ROLLOVER, D(1000), ZERO, D(1000)),
+    ]
+    assert len({line.key for line in lines}) == len(lines)
+    assert [line.key for line in lines] == sorted(line.key for line in lines)
+
+
+def test_late_usage_under_a_rollover_cap_never_takes_what_the_rollover_spent() -> None:
+    # GIVEN 100 texts in January rolling over at most 30, and 30 of the rollover used in February
+    grant = wallet_grant("g/TEXTS", 100, rollover_allowed=True, maximum_rollover_quantity=D(30))
+    counters, _, _ = draw([grant], {}, 30, utc(2026, 2, 10))
+    # WHEN 90 texts of January arrive late
+    counters, changes, overage = draw([grant], counters, 90, utc(2026, 1, 20))
+    # THEN January gives 70 (the chain's 100 less the 30 spent), 20 are overage, and January still rolls 30 over
+    assert [(c.bucket_id, c.quantity) for c in changes] == [("g/TEXTS:GRANT:0", D(70))]
+    assert overage == D(20)
+    february = balance_as_of([grant], debits_by_bucket(counters), utc(2026, 2, 15))
+    by_id = {b.id: b for b in february.buckets}
+    assert (by_id["g/TEXTS:GRANT:0"].rolled_out, by_id["g/TEXTS:ROLLOVER:0:1"].balance) == (D(30), ZERO)
+
+
+def test_late_usage_in_a_capped_rollover_cannot_take_what_the_next_rollover_spent() -> None:
+    # GIVEN 100 texts in January (no refresh) rolling over at most 50: 50 roll into February, 50 on into March,
+    # and March's 50 are used
+    grant = wallet_grant("g/TEXTS", 100, rollover_allowed=True, maximum_rollover_quantity=D(50))
+    counters, changes, _ = draw([grant], {}, 50, utc(2026, 3, 10))
+    assert [c.bucket_id for c in changes] == ["g/TEXTS:ROLLOVER:0:2"]
+    # WHEN 50 texts of February arrive late THEN February's bucket gives nothing: March carried all of it on
+    counters, changes, overage = draw([grant], counters, 50, utc(2026, 2, 10))
+    assert (changes, overage) == ([], D(50))
+    # AND as of March nothing is negative
+    march = balance_as_of([grant], debits_by_bucket(counters), utc(2026, 3, 15))
+    assert all(b.balance >= 0 and b.granted == b.balance + b.debited + b.expired + b.rolled_out
+               for b in march.buckets)
+
+
 # --- properties -----------------------------------------------------------------------------------------------
 
 HORIZON_DAYS = 200
@@ -290,6 +336,9 @@ def wallets(draw_: st.DrawFn) -> list[WalletGrant]:
         validity_unit=draw_(st.sampled_from([ValidityUnit.MONTH, ValidityUnit.MONTH, ValidityUnit.NONE])),
         validity_term=draw_(st.integers(1, 2)), rollover_allowed=rollover, rollover_can_expire=can_expire,
         maximum_rollover_count=draw_(st.integers(0, 2)) if can_expire else None,
+        maximum_rollover_quantity=draw_(st.sampled_from([None, None, D(0), D(50), D(250)])),
+        changes=tuple(QuantityChange(utc(2026, 1, 1) + timedelta(days=day, hours=5), D(q)) for day, q in sorted(
+            draw_(st.lists(st.tuples(st.integers(0, HORIZON_DAYS), st.integers(0, 500)), max_size=3)))),
         subscription_end=draw_(st.sampled_from([None, utc(2026, 5, 17)])))]
     if draw_(st.booleans()):
         start = utc(2026, 1, 1) + timedelta(days=draw_(st.integers(0, 120)))
