@@ -7,12 +7,14 @@ rules (``core.lifecycle``) and hands records to the store. Every problem in one 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from core import lifecycle
+from core.bounds import MAX_NAME, DecimalKind, check_decimal, check_text, quote
 from core.catalog import (
     CODE_PATTERN,
     POLICY_FIELDS,
@@ -29,6 +31,7 @@ from core.catalog import (
     RateCard,
     RateCardEntry,
     RateCardType,
+    RateTier,
     RecordStatus,
     ResourceCategory,
     ResourcePolicy,
@@ -59,7 +62,7 @@ COMMITMENT_TYPES = {UsageModelType.TOKEN_COMMITMENT, UsageModelType.QUANTITY_COM
 def check_code(errors: Collector, code: str, field: str = "code") -> None:
     if not re.match(CODE_PATTERN, code or ""):
         errors.add(ErrorCode.INVALID_VALUE,
-                   f"code {code!r} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                   f"code {quote(code)} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit",
                    field)
 
 
@@ -68,6 +71,24 @@ def check_range(errors: Collector, start: datetime | None, end: datetime | None,
     if start is not None and end is not None and end <= start:
         errors.add(ErrorCode.INVALID_RANGE, f"{what} {end.isoformat()} must be after start {start.isoformat()}",
                    field)
+
+
+def check_name(errors: Collector, name: str | None, field: str = "name") -> None:
+    """A name: not empty, at most ``core.bounds.MAX_NAME`` characters, plain text (no lone surrogates)."""
+    if name is not None and not name.strip():
+        errors.add(ErrorCode.REQUIRED, f"{field} must not be empty", field)
+    else:
+        check_text(errors, name, field, MAX_NAME)
+
+
+def check_tier_values(errors: Collector, tiers: Sequence[PricingTier | RateTier], path: str = "") -> None:
+    """Each tier's bounds are quantities, its adjustment and flat fee inside their kinds (``core.bounds``)."""
+    for index, tier in enumerate(tiers):
+        at = f"{path}tiers.{index}."
+        check_decimal(errors, tier.lower_bound, DecimalKind.QUANTITY, at + "lowerBound")
+        check_decimal(errors, tier.upper_bound, DecimalKind.QUANTITY, at + "upperBound")
+        check_decimal(errors, tier.adjustment_value, DecimalKind.ADJUSTMENT, at + "adjustmentValue")
+        check_decimal(errors, tier.flat_fee, DecimalKind.AMOUNT, at + "flatFee")
 
 
 def check_non_negative(errors: Collector, value: Decimal | None, field: str) -> None:
@@ -115,6 +136,7 @@ class CatalogService:
 
     def _check_UnitOfMeasureClass(self, errors: Collector, c: UnitOfMeasureClass) -> None:
         check_code(errors, c.code)
+        check_name(errors, c.name)
         units = {u.unit_code: u for u in self.store.units_of_class(c.code)}
         if units:
             if c.base_unit_code not in units:
@@ -128,14 +150,16 @@ class CatalogService:
 
     def _check_UnitOfMeasure(self, errors: Collector, u: UnitOfMeasure) -> None:
         check_code(errors, u.unit_code, "unitCode")
+        check_name(errors, u.name)
         self._ref(errors, UnitOfMeasureClass, u.class_code, "classCode")
-        if u.conversion_factor <= 0:
-            errors.add(ErrorCode.INVALID_VALUE, "conversionFactor must be greater than 0", "conversionFactor")
+        check_decimal(errors, u.conversion_factor, DecimalKind.FACTOR, "conversionFactor")
         if u.decimal_places is not None and not 0 <= u.decimal_places <= 6:
             errors.add(ErrorCode.INVALID_VALUE, "decimalPlaces must be between 0 and 6", "decimalPlaces")
 
     def _check_UsageResource(self, errors: Collector, r: UsageResource) -> None:
         check_code(errors, r.code)
+        check_name(errors, r.name)
+        check_decimal(errors, r.tokens_per_unit, DecimalKind.FACTOR, "tokensPerUnit")
         cls = self._ref(errors, UnitOfMeasureClass, r.unit_class_code, "unitOfMeasureClassCode")
         if cls is not None:
             self._unit(errors, r.default_unit_code, cls.code, "defaultUnitCode")
@@ -157,8 +181,7 @@ class CatalogService:
 
     def _check_Product(self, errors: Collector, p: Product) -> None:
         check_code(errors, p.code)
-        if not p.name.strip():
-            errors.add(ErrorCode.REQUIRED, "name must not be empty", "name")
+        check_name(errors, p.name)
 
     def _check_ProductUsageResource(self, errors: Collector, pur: ProductUsageResource) -> None:
         product = self._ref(errors, Product, pur.product_code, "productCode")
@@ -176,7 +199,7 @@ class CatalogService:
         if pur is None:
             errors.add(ErrorCode.UNKNOWN_REFERENCE, f"product usage resource '{g.pur_id}' does not exist",
                        "productUsageResourceId")
-        check_non_negative(errors, g.quantity, "quantity")
+        check_decimal(errors, g.quantity, DecimalKind.QUANTITY, "quantity")
         if g.validity_unit == ValidityUnit.NONE and g.validity_term is not None:
             errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be empty when validityUnit is NONE", "validityTerm")
         if g.validity_unit != ValidityUnit.NONE and (g.validity_term is None or g.validity_term < 1):
@@ -196,6 +219,7 @@ class CatalogService:
             errors.add(ErrorCode.INVALID_VALUE, f"policy '{policy_id}' is a {policy.kind} policy, not {kind}", field)
 
     def _check_Policy(self, errors: Collector, p: Policy) -> None:
+        check_name(errors, p.name)
         for name in POLICY_FIELDS[p.kind]:
             optional = {"maximum_rollover_count", "delay_unit", "refresh_frequency", "refresh_unit",
                         "rollover_can_expire"}
@@ -226,6 +250,7 @@ class CatalogService:
             errors.add(ErrorCode.INVALID_VALUE, "binding TARGET needs a target; SELF takes none", "target")
 
     def _check_RateCard(self, errors: Collector, c: RateCard) -> None:
+        check_name(errors, c.name)
         check_range(errors, c.effective_from, c.effective_to)
 
     def _check_RateCardEntry(self, errors: Collector, e: RateCardEntry) -> None:
@@ -236,7 +261,7 @@ class CatalogService:
             errors.add(ErrorCode.REQUIRED, "an entry of a BASE rate card needs a resource", "resourceCode")
         if e.product_code:
             self._ref(errors, Product, e.product_code, "productCode")
-        check_non_negative(errors, e.rate, "rate")
+        check_decimal(errors, e.rate, DecimalKind.RATE, "rate")
         unit = self.store.get(UnitOfMeasure, e.rate_unit_code)
         if unit is None:
             errors.add(ErrorCode.UNKNOWN_UNIT, f"unit '{e.rate_unit_code}' does not exist", "rateUnitCode")
@@ -253,9 +278,7 @@ class CatalogService:
         for problem in validate_tiers(pricing_tiers):
             errors.add(ErrorCode.INVALID_RANGE, problem.message,
                        f"tiers.{problem.indexes[0]}" if problem.indexes else "tiers")
-        for index, tier in enumerate(e.tiers):
-            check_non_negative(errors, tier.lower_bound, f"tiers.{index}.lowerBound")
-            check_non_negative(errors, tier.flat_fee, f"tiers.{index}.flatFee")
+        check_tier_values(errors, e.tiers)
 
     # ------------------------------------------------------------------------------------------ commands
     def create(self, record: R) -> R:
@@ -269,6 +292,7 @@ class CatalogService:
         """A class is created together with its units, so that its base and default units exist."""
         errors = Collector()
         check_code(errors, cls.code)
+        check_name(errors, cls.name)
         if self.store.get(UnitOfMeasureClass, cls.code) is not None:
             errors.add(ErrorCode.DUPLICATE_CODE, f"unit class '{cls.code}' already exists", "code")
         codes = [u.unit_code for u in units]
@@ -280,9 +304,8 @@ class CatalogService:
                 errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' appears twice", f"units.{index}")
             elif self.store.get(UnitOfMeasure, unit.unit_code) is not None:
                 errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' already exists", f"units.{index}")
-            if unit.conversion_factor <= 0:
-                errors.add(ErrorCode.INVALID_VALUE, "conversionFactor must be greater than 0",
-                           f"units.{index}.conversionFactor")
+            check_name(errors, unit.name, f"units.{index}.name")
+            check_decimal(errors, unit.conversion_factor, DecimalKind.FACTOR, f"units.{index}.conversionFactor")
         by_code = {u.unit_code: u for u in units}
         if cls.base_unit_code not in by_code:
             errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{cls.base_unit_code}' is not among the units",

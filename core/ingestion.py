@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from core.bounds import printable, quote
 from core.errors import DomainError, ErrorCode, ErrorDetail
 from core.usage import CorrectionKind, IngestOutcome, UsageRecord, UsageStatus, usage_record_id
 from core.usage_validation import (
@@ -111,7 +112,8 @@ def amend_key(original_id: str) -> str:
 
 
 def _key_text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
+    """The idempotency key as an answer echoes it (a lone surrogate is replaced: JSON encoders refuse it)."""
+    return printable(value.strip()) if isinstance(value, str) else ("" if value is None else quote(value))
 
 
 class Ingestion:
