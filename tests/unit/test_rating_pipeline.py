@@ -154,6 +154,28 @@ def test_a_prerated_record_on_tiered_pricing_is_an_error_saying_so() -> None:
     assert store.summaries == {}
 
 
+@pytest.mark.parametrize("rate,quantity", [("1E+100", "900000000000000"), ("1E+30", "5000"),
+                                           ("999999999999999999999999999", "10000")])
+def test_a_record_whose_pricing_leaves_decimal_range_fails_alone(rate: str, quantity: str) -> None:
+    # GIVEN a text rate no input passes any more (as stored before the bounds existed), and good usage around it
+    world = cell_phone_plan(World())
+    world.entries[0] = replace(world.entries[0], rate=D(rate))
+    world.subscribe("S1", "acme", "CELL")
+    store = Store(world)
+    # WHEN a batch holds text overage priced at it between a record within the grant and data overage
+    result = store.run([usage("small", "acme", "TEXTS", "100"), usage("huge", "acme", "TEXTS", quantity),
+                        usage("data", "acme", "DATA", "3", unit="GB")])
+    # THEN that record alone is ERROR RATING_FAILED, saying what to do; the others are rated, nothing of it booked
+    outcome = result.outcomes[1]
+    assert (outcome.status, outcome.error_code) == (UsageStatus.ERROR, RatingCode.RATING_FAILED)
+    assert "set the record back to NEW" in (outcome.error_message or "")
+    assert statuses(result) == [UsageStatus.PROCESSED, UsageStatus.ERROR, UsageStatus.PROCESSED]
+    assert store.summary("acme", "TEXTS").consumed_quantity == 100
+    assert store.summary("acme", "DATA").amount == D("1.25")
+    assert store.balance("SUBSCRIPTION:S1|TEXTS") == 3900
+    assert drift_of(store) == []
+
+
 @pytest.mark.parametrize("record,status,code", [
     (usage("a", "nobody", "TEXTS", "1"), UsageStatus.WARNING_UNRATED, RatingCode.NO_SUBSCRIPTION),
     (usage("b", "acme", "TEXTS", "1", subscription="S9"), UsageStatus.WARNING_UNRATED,
