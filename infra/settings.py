@@ -28,6 +28,10 @@ class Settings:
     ingest_prefix: str = "incoming/"
     #: where the per-row report of {ingest_prefix}{path} is written: {report prefix}{path}.report.csv
     ingest_report_prefix: str = "reports/"
+    #: reconciliation reports usage records still NEW this long after they were received (or last rated)
+    stale_new_after_s: int = 900
+    #: the stream functions' on-failure queues, whose depth reconciliation reports (empty: not checked)
+    stream_failure_queue_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -49,6 +53,9 @@ class Settings:
             summaries_table=e.get("SUMMARIES_TABLE", "usage-summaries"),
             ingest_prefix=e.get("INGEST_PREFIX", "incoming/"),
             ingest_report_prefix=e.get("INGEST_REPORT_PREFIX", "reports/"),
+            stale_new_after_s=int(e.get("USAGE_STALE_NEW_AFTER_S", "900")),
+            stream_failure_queue_urls=tuple(u.strip() for u in e.get("STREAM_FAILURE_QUEUE_URLS", "").split(",")
+                                            if u.strip()),
         )
 
 
