@@ -6,6 +6,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from core.errors import DomainError, ErrorCode
 from graphql_api.scalars import Unparsed
@@ -62,15 +63,28 @@ PER_ITEM_VALIDATION = {"recordUsage"}
 
 
 class UnparsedInputs(SchemaExtension):
-    """Refuse an unparseable Decimal or DateTime with a typed INVALID_VALUE naming the input path."""
+    """Refuse an unparseable Decimal or DateTime (``core.bounds``) with a typed INVALID_VALUE naming the input
+    path — after the field's role check: a key that may not call the operation hears FORBIDDEN, whatever it sent."""
 
     def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
         if info.path.prev is None and info.field_name not in PER_ITEM_VALIDATION:
             found = _first_unparsed(kwargs, "")
             if found is not None:
+                _check_permissions(root, info)
                 path, value = found
                 raise DomainError(ErrorCode.INVALID_VALUE, f"{path}: {value.reason}", path)
         return _next(root, info, *args, **kwargs)
+
+
+def _check_permissions(root: Any, info: Any) -> None:
+    """Run the root field's permission classes, as its resolver would, raising FORBIDDEN on the first refusal."""
+    graphql_field = info.parent_type.fields.get(info.field_name)
+    field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF) if graphql_field else None
+    for permission_class in getattr(field, "permission_classes", ()) or ():
+        permission = permission_class()
+        if not permission.has_permission(root, info):
+            raise ExpectedGraphQLError(permission.message or "forbidden",
+                                       (permission.error_extensions or {}).get("code", ErrorCode.FORBIDDEN))
 
 
 def _first_unparsed(value: Any, path: str) -> tuple[str, Unparsed] | None:

@@ -187,3 +187,17 @@ def test_guided_setup_refuses_absurd_values_naming_the_field(api: Any, resource:
     body = post(api, CONFIGURE, {"input": {"productCode": "P", "usageModelType": "ANCHOR", "resources": [item]}})
     assert [f for _, f in typed_errors(body)] == [field], body
     assert api('{ product(code: "P") { code } }')["product"] is None
+
+
+def test_a_key_that_may_not_call_an_operation_hears_forbidden_whatever_value_it_sent(api: Any) -> None:
+    # GIVEN a VIEWER key WHEN it sends a catalog mutation with an absurd Decimal (and a PARTNER key the same)
+    for role in ("VIEWER", "PARTNER"):
+        from core.auth import Role
+
+        caller = api.as_role(Role[role])
+        body = post(caller, ENTRY, {"input": {"rateCardId": "x", "rate": "1E+999999999", "rateUnitCode": "USD"}})
+        # THEN the answer is FORBIDDEN (the role check comes first), not INVALID_VALUE
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+    # AND an ADMIN key hears INVALID_VALUE naming the field
+    assert typed_errors(post(api, ENTRY, {"input": {"rateCardId": "x", "rate": "1E+999999999",
+                                                    "rateUnitCode": "USD"}})) == [("INVALID_VALUE", "input.rate")]
