@@ -201,3 +201,17 @@ def test_a_key_that_may_not_call_an_operation_hears_forbidden_whatever_value_it_
     # AND an ADMIN key hears INVALID_VALUE naming the field
     assert typed_errors(post(api, ENTRY, {"input": {"rateCardId": "x", "rate": "1E+999999999",
                                                     "rateUnitCode": "USD"}})) == [("INVALID_VALUE", "input.rate")]
+
+
+@pytest.mark.parametrize("selection,field", [
+    ('usageSummaries(from: "0001-01-01T00:00:00+01:00") { edges { cursor } }', "from"),
+    ('usageSummaries(to: "9999-12-31T23:59:59-01:00") { edges { cursor } }', "to"),
+    ('wallets(asOf: "NaN") { balance }', "asOf"),
+])
+def test_a_bad_date_time_in_a_nested_field_is_a_typed_error(catalog: Any, selection: str, field: str) -> None:
+    # GIVEN an account WHEN a nested field gets a date-time out of range (masked "Unexpected error." before)
+    catalog.ok(SUBSCRIBE, {"input": {"externalId": "s-1", "accountExternalId": "a-1", "productCode": "PLAN",
+                                     "startDate": START}})
+    body = post(catalog, '{ account(externalId: "a-1") { ' + selection + " } }", {})
+    # THEN INVALID_VALUE names the argument
+    assert typed_errors(body) == [("INVALID_VALUE", field)]
