@@ -28,9 +28,11 @@ characters within ``ENVELOPE`` (|v| < 10^18, ≤ 12 places): the widest of the k
 Date-times: from ``MIN_DATETIME`` (1970-01-01) up to, not including, ``MAX_DATETIME`` (9000-01-01), UTC; a value
 whose conversion to UTC leaves Python's range (``0001-01-01T00:00:00+01:00``) is refused too.
 
-Texts: names ≤ ``MAX_NAME`` (256) characters, descriptions and reasons ≤ ``MAX_TEXT`` (1,024), idempotency keys
-and external ids ≤ 256, codes ≤ 64 (``core.catalog.CODE_PATTERN``); no control characters in names and keys;
-never a lone surrogate (``"\\ud800"`` sent as a JSON escape: not text, and storage cannot encode it).
+Texts: names ≤ ``MAX_NAME`` (256) characters, correction reasons ≤ ``MAX_TEXT`` (1,000), idempotency keys and the
+other texts of a usage record ≤ ``MAX_KEY`` (256), codes ≤ 64 (``core.catalog.CODE_PATTERN``), subscription and
+account external ids ≤ 128; usage dimensions ≤ 50 keys of ≤ 128 characters, text values ≤ 1,024; no control
+characters in names and keys; never a lone surrogate (``"\\ud800"`` sent as a JSON escape: not text, and storage
+cannot encode it).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ MAX_DATETIME = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_CODE = 64
 MAX_NAME = 256
 MAX_KEY = 256
-MAX_TEXT = 1024
+MAX_TEXT = 1000
 #: How much of a refused value an error message quotes.
 QUOTE = 40
 
@@ -131,7 +133,7 @@ def parse_decimal(value: object, field: str | None = None) -> Decimal:
         raise DomainError(ErrorCode.INVALID_VALUE, f"{quote(value)} is not a decimal number", field)
     if not result.is_finite():
         raise DomainError(ErrorCode.INVALID_VALUE, f"{quote(value)} is not a finite number", field)
-    problem = _outside(result, ENVELOPE)
+    problem = out_of_bounds(result, ENVELOPE)
     if problem is not None:
         raise DomainError(ErrorCode.INVALID_VALUE, f"{quote(value)} {problem}", field)
     return result
@@ -151,7 +153,7 @@ def places_of(value: Decimal) -> int:
     return max(0, -(exponent + trailing))
 
 
-def _outside(value: Decimal, bound: Bound) -> str | None:
+def out_of_bounds(value: Decimal, bound: Bound) -> str | None:
     """Why ``value`` is outside ``bound`` (a phrase after the value), or None. Never raises (no arithmetic that
     could overflow: comparisons of finite Decimals are exact)."""
     low_ok = value >= bound.minimum if bound.minimum_inclusive else value > bound.minimum
@@ -176,7 +178,7 @@ def check_decimal(errors: Collector, value: Decimal | None, kind: DecimalKind, f
     if not value.is_finite():
         errors.add(ErrorCode.INVALID_VALUE, f"{field} {quote(value)} is not a finite number", field)
         return False
-    problem = _outside(value, bound)
+    problem = out_of_bounds(value, bound)
     if problem is None:
         return True
     if value < 0 and kind in (DecimalKind.QUANTITY, DecimalKind.SUBSCRIPTION_QUANTITY):

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from core.bounds import printable, quote
+from core.bounds import MAX_TEXT, printable, quote, text_problem
 from core.errors import DomainError, ErrorCode, ErrorDetail
 from core.usage import CorrectionKind, IngestOutcome, UsageRecord, UsageStatus, usage_record_id
 from core.usage_validation import (
@@ -290,6 +290,7 @@ def _requeue_problem(record: UsageRecord | None) -> ErrorDetail | None:
 def _reason(reason: str | None) -> str | None:
     if reason is None or not reason.strip():
         return None
-    if len(reason) > 1000:
-        raise DomainError(ErrorCode.INVALID_VALUE, "reason is longer than 1000 characters", "reason")
+    problem = text_problem(reason, MAX_TEXT, control=True)
+    if problem is not None:
+        raise DomainError(ErrorCode.INVALID_VALUE, f"reason {problem}", "reason")
     return reason.strip()

@@ -31,12 +31,16 @@ from typing import Any, Protocol
 
 from core.bounds import (
     BOUNDS,
+    ENVELOPE,
+    MAX_KEY,
     DecimalKind,
     Unparsed,
     bounded_datetime,
     check_decimal,
+    out_of_bounds,
     parse_datetime,
     parse_decimal,
+    quote,
     text_problem,
 )
 from core.catalog import RecordStatus, UnitOfMeasure, UsageResource
@@ -49,7 +53,7 @@ from core.values import immutable
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: Quantities and amounts stay below this (``core.bounds``), so that sums keep every decimal within 28 digits.
 MAX_MAGNITUDE = BOUNDS[DecimalKind.QUANTITY].maximum
-MAX_TEXT = 256
+MAX_TEXT = MAX_KEY
 MAX_DIMENSIONS = 50
 MAX_DIMENSION_KEY = 128
 MAX_DIMENSION_TEXT = 1024
@@ -310,23 +314,27 @@ def check_dimensions(draft: Draft, ctx: CheckContext) -> None:
     clean: dict[str, Any] = {}
     for key, item in value.items():
         path = f"dimensions.{key}"
-        if not isinstance(key, str) or not key or len(key) > MAX_DIMENSION_KEY:
-            draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension names are 1 to {MAX_DIMENSION_KEY} characters",
-                             "dimensions")
+        if not isinstance(key, str) or not key or text_problem(key, MAX_DIMENSION_KEY, control=True):
+            draft.errors.add(ErrorCode.INVALID_VALUE,
+                             f"dimension names are 1 to {MAX_DIMENSION_KEY} characters of text", "dimensions")
             return
-        if isinstance(item, bool) or item is None or isinstance(item, int):
+        if isinstance(item, bool) or item is None:
             clean[key] = item
-        elif isinstance(item, (float, Decimal)):
-            number = Decimal(repr(item)) if isinstance(item, float) else item
+        elif isinstance(item, (int, float, Decimal)):
+            number = Decimal(repr(item)) if isinstance(item, float) else Decimal(item)
             if not number.is_finite():
                 draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension {key!r} is not a finite number", path)
+                return
+            problem = out_of_bounds(number, ENVELOPE)
+            if problem is not None:
+                draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension {key!r} {problem}", path)
                 return
             # integers stay numbers; other decimals are kept exactly, as text (never a float)
             clean[key] = int(number) if number == number.to_integral_value() else fmt(number)
         elif isinstance(item, str):
-            if len(item) > MAX_DIMENSION_TEXT:
-                draft.errors.add(ErrorCode.INVALID_VALUE,
-                                 f"dimension {key!r} is longer than {MAX_DIMENSION_TEXT} characters", path)
+            problem = text_problem(item, MAX_DIMENSION_TEXT, control=True)
+            if problem is not None:
+                draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension {quote(key)} {problem}", path)
                 return
             clean[key] = item
         else:
