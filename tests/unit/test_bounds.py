@@ -136,3 +136,24 @@ def test_a_quantity_too_large_in_the_default_unit_is_refused() -> None:
                                usage(idempotency_key="k2", quantity="999999999999", unit_code="PB")], catalog, NOW)
     assert ok.record is not None
     assert [(e.code, e.field) for e in big.errors] == [(ErrorCode.INVALID_VALUE, "quantity")]
+
+
+@pytest.mark.parametrize("dimensions", [{"x": Decimal("1E+999999999")}, {"x": 10 ** 40}, {"x": float("inf")},
+                                        {"x": "\ud800"}, {"\ud800": 1}, {"x": Decimal("1E-999999")}])
+def test_hostile_dimensions_reject_their_record(dimensions: dict[Any, Any]) -> None:
+    # GIVEN dimensions whose numbers would take forever to turn into an int, or texts storage cannot encode
+    results = validate("t", [usage(idempotency_key="a"), usage(dimensions=dimensions)], CATALOG, NOW)
+    # THEN that record alone is refused with INVALID_VALUE on its dimensions
+    assert results[0].record is not None and results[1].record is None
+    assert [e.code for e in results[1].errors] == [ErrorCode.INVALID_VALUE]
+    assert all((e.field or "").startswith("dimensions") for e in results[1].errors)
+
+
+def test_a_correction_reason_is_bounded_text() -> None:
+    from core.ingestion import _reason
+
+    assert _reason(" typo ") == "typo"
+    for bad in ("r" * 1001, "a\ud800"):
+        with pytest.raises(DomainError) as caught:
+            _reason(bad)
+        assert (caught.value.code, caught.value.field) == (ErrorCode.INVALID_VALUE, "reason")
