@@ -18,11 +18,11 @@ SUBSCRIPTION_QTY     subscription quantity (multiplies every grant)             
 RATE                 rate card entry rate, guided overageRate                      0 ≤ v < 10^9         10
 ADJUSTMENT           tier adjustmentValue (PERCENTAGE, AMOUNT or OVERRIDE)         -10^9 < v < 10^9     10
 AMOUNT               preratedAmount, tier flatFee                                  0 ≤ v < 10^15        6
-FACTOR               unit conversionFactor, resource tokensPerUnit                 0 < v < 10^12        12
+FACTOR               unit conversionFactor, resource tokensPerUnit                 0 < v < 10^12        18
 ===================  ============================================================  ===================  ======
 
 Before any kind applies, a GraphQL ``Decimal`` must be a finite decimal string of at most ``MAX_DECIMAL_TEXT``
-characters within ``ENVELOPE`` (|v| < 10^18, ≤ 12 places): the widest of the kinds, so that ``1E+999999999``,
+characters within ``ENVELOPE`` (|v| < 10^18, ≤ 18 places): the widest of the kinds, so that ``1E+999999999``,
 ``1e309`` or 45 digits never reach arithmetic anywhere (``decimal.Overflow`` on the first operation).
 
 Date-times: from ``MIN_DATETIME`` (1970-01-01) up to, not including, ``MAX_DATETIME`` (9000-01-01), UTC; a value
@@ -77,11 +77,12 @@ BOUNDS: dict[DecimalKind, Bound] = {
     DecimalKind.ADJUSTMENT: Bound("a tier adjustment", -Decimal(10) ** 9, Decimal(10) ** 9, 10,
                                   minimum_inclusive=False),
     DecimalKind.AMOUNT: Bound("an amount", ZERO, Decimal(10) ** 15, 6),
-    DecimalKind.FACTOR: Bound("a factor", ZERO, Decimal(10) ** 12, 12, minimum_inclusive=False),
+    # 18 places: a factor that is not a finite decimal (a second is 1/60 minute) is sent rounded, to 18 places
+    DecimalKind.FACTOR: Bound("a factor", ZERO, Decimal(10) ** 12, 18, minimum_inclusive=False),
 }
 
 #: What any Decimal input must be before its kind is known (the GraphQL scalar, file columns).
-ENVELOPE = Bound("a decimal", -Decimal(10) ** 18, Decimal(10) ** 18, 12, maximum_inclusive=False)
+ENVELOPE = Bound("a decimal", -Decimal(10) ** 18, Decimal(10) ** 18, 18, maximum_inclusive=False)
 #: A Decimal input longer than this is refused before it is parsed.
 MAX_DECIMAL_TEXT = 64
 

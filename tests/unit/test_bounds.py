@@ -25,7 +25,7 @@ from core.usage_validation import UsageInput, validate
 from tests.unit.test_usage_validation import CATALOG, NOW
 
 HOSTILE_DECIMALS = ["1E+999999999", "1e309", "1" * 45, "-1E+999999999", "1E-999999999", "NaN", "-Infinity",
-                    "sNaN", "0." + "0" * 100 + "1", "9" * 65]
+                    "sNaN", "0." + "0" * 100 + "1", "9" * 65, "1E-19"]
 
 
 @pytest.mark.parametrize("value", HOSTILE_DECIMALS)
@@ -48,7 +48,7 @@ def test_places_are_counted_without_context_arithmetic() -> None:
     (DecimalKind.RATE, ["0", "0.0000000001", "999999999"], ["1E+100", "1E+9", "0.00000000001"]),
     (DecimalKind.ADJUSTMENT, ["-999999999", "100"], ["-1E+9", "1E+9"]),
     (DecimalKind.AMOUNT, ["0", "7.000001"], ["1E+15", "0.0000001"]),
-    (DecimalKind.FACTOR, ["0.000000000001", "1048576"], ["0", "1E+12", "0.0000000000001"]),
+    (DecimalKind.FACTOR, ["0.000000000001", "1048576", "0.016666666666666667"], ["0", "1E+12", "1E-19"]),
 ])
 def test_each_kind_takes_its_range_and_places(kind: DecimalKind, inside: list[str], outside: list[str]) -> None:
     for value in inside:
