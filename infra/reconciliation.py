@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core.ingestion import stale_since
 from core.summaries import Drift, UsageSummary, drift, recompute
 from core.usage import SummaryBooking, UsageRecord, UsageStatus
 from core.values import immutable
@@ -144,7 +145,7 @@ def stale_records(records: Iterable[UsageRecord], now: datetime, after: timedelt
     for record in records:
         if record.status != UsageStatus.NEW:
             continue
-        since = max(record.received_at, record.processed_at or record.received_at)
+        since = stale_since(record)
         if now - since > after:
             found.append(StaleRecord(record.id, record.account_external_id, record.idempotency_key, since,
                                      record.attempt, now - since))

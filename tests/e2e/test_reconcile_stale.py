@@ -1,6 +1,6 @@
 """Reconciliation reports what was never rated (issue 15 §2): usage records still NEW after the configured age —
 the records of a stream batch Lambda gave up on — make the report not clean and the command exit 1, until they
-are rated."""
+are rated; setting them to NEW again (allowed once they passed that age) has them rated exactly once."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from tests.e2e.flow import Flow
 from tests.e2e.test_exactly_once import rate_poller
 
 pytestmark = pytest.mark.e2e
+
+SET_STATUS = """mutation($ids: [ID!]!) { setUsageStatus(ids: $ids, status: NEW) {
+  records { id status attempt } errors { code message field } } }"""
 
 
 def test_records_a_given_up_batch_left_new_are_reported_until_they_are_rated(
@@ -50,20 +53,27 @@ def test_records_a_given_up_batch_left_new_are_reported_until_they_are_rated(
     reset_settings()
     try:
         assert command.main(["--tenant", flow.api.tenant]) == 1
+        printed = capsys.readouterr().out
+        assert "2 usage records still NEW" in printed
+        assert all(r.record_id in printed for r in report.stale)
+
+        # WHEN an operator sets them to NEW again (allowed once they passed the stale age), and the stream —
+        # which still holds their first delivery too — is processed by a working function
+        requeued = flow.api.ok(SET_STATUS, {"ids": ids})["records"]
+        assert [(r["status"], r["attempt"]) for r in requeued] == [("NEW", 1), ("NEW", 1)]
+        flow.drain()
     finally:
         monkeypatch.delenv("USAGE_STALE_NEW_AFTER_S")
         reset_settings()
-    printed = capsys.readouterr().out
-    assert "2 usage records still NEW" in printed
-    assert all(r.record_id in printed for r in report.stale)
-    # AND under the default age (15 minutes) records this young are not stale yet
-    assert reconcile(flow.api.tenant, queue_depths=dict).stale == []
-
-    # WHEN the stream is processed by a working function
-    flow.drain()
-    # THEN nothing is NEW any more and the report is clean again
+    # THEN each is rated exactly once, at its new attempt, and the report is clean again
+    assert [(flow.usage_record(i)["status"]) for i in ids] == ["PROCESSED", "PROCESSED"]
+    texts, data = flow.summary("acme", "TEXTS"), flow.summary("acme", "DATA")
+    assert (texts["consumedQuantity"], texts["usageCount"], data["consumedQuantity"], data["usageCount"]) == (
+        "10", 1, "1", 1)
     report = reconcile(flow.api.tenant, stale_after=timedelta(0), queue_depths=dict)
     assert report.clean, list(report.lines())
+    # AND under the default age (15 minutes) nothing this young is ever stale
+    assert reconcile(flow.api.tenant, queue_depths=dict).stale == []
 
 
 def record_id_of(value: str) -> str:
