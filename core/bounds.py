@@ -106,7 +106,7 @@ def quote(value: Any) -> str:
     return text if len(text) <= QUOTE + 2 else text[:QUOTE] + "…"
 
 
-def _plain(value: Decimal) -> str:
+def show(value: Decimal) -> str:
     """A bound or value as a message shows it: powers of ten from 10^6 on as ``10^n``, others in full."""
     magnitude = abs(value)
     if magnitude >= 10 ** 6 and magnitude == Decimal(10) ** magnitude.adjusted():
@@ -162,7 +162,7 @@ def out_of_bounds(value: Decimal, bound: Bound) -> str | None:
     if not (low_ok and high_ok):
         low = "≤" if bound.minimum_inclusive else "<"
         high = "≤" if bound.maximum_inclusive else "<"
-        return f"is out of range: {bound.label} must be {_plain(bound.minimum)} {low} v {high} {_plain(bound.maximum)}"
+        return f"is out of range: {bound.label} must be {show(bound.minimum)} {low} v {high} {show(bound.maximum)}"
     if places_of(value) > bound.places:
         return f"has more than {bound.places} decimal places"
     return None
@@ -188,7 +188,7 @@ def check_decimal(errors: Collector, value: Decimal | None, kind: DecimalKind, f
         code = ErrorCode.TOO_MANY_DECIMALS
     else:
         code = ErrorCode.INVALID_VALUE
-    errors.add(code, f"{field} {_plain(value) if abs(value.adjusted()) < 30 else quote(value)} {problem}", field)
+    errors.add(code, f"{field} {show(value) if abs(value.adjusted()) < 30 else quote(value)} {problem}", field)
     return False
 
 

@@ -215,3 +215,27 @@ def test_a_bad_date_time_in_a_nested_field_is_a_typed_error(catalog: Any, select
     body = post(catalog, '{ account(externalId: "a-1") { ' + selection + " } }", {})
     # THEN INVALID_VALUE names the argument
     assert typed_errors(body) == [("INVALID_VALUE", field)]
+
+
+@pytest.mark.parametrize("grant,quantity", [("1E+100", "1"), ("100000000000000", "1000")])
+def test_a_grant_too_large_to_subscribe_is_a_typed_error(catalog: Any, grant: str, quantity: str) -> None:
+    # GIVEN the ACTIVE product PLAN granting texts — 1E+100 a month, stored before bounds existed (past validation),
+    # or 10^14, within bounds but too much together with the subscription quantity
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from core.catalog import ProductUsageGrant, RecordStatus
+    from core.grants import ValidityUnit
+    from infra.catalog_repo import CatalogRepository
+    from infra.keys import grant_id, new_ulid
+
+    repo = CatalogRepository(catalog.tenant)
+    [pur] = repo.purs_of_product("PLAN")
+    repo.insert(ProductUsageGrant(grant_id(pur.id, new_ulid()), "PLAN", pur.id, "GRANT", Decimal(grant), "EA", 1,
+                                  ValidityUnit.MONTH, datetime(2026, 1, 1, tzinfo=UTC), status=RecordStatus.ACTIVE))
+    # WHEN an account subscribes (masked "Unexpected error." before)
+    body = post(catalog, SUBSCRIBE, {"input": {"externalId": "s-1", "accountExternalId": "a-1", "productCode": "PLAN",
+                                               "startDate": START, "quantity": quantity}})
+    # THEN a typed INVALID_VALUE says so, and no subscription exists
+    assert typed_errors(body) == [("INVALID_VALUE", "quantity")]
+    assert catalog('{ account(externalId: "a-1") { externalId } }')["account"] is None
