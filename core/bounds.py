@@ -28,6 +28,9 @@ characters within ``ENVELOPE`` (|v| < 10^18, ≤ 18 places): the widest of the k
 Date-times: from ``MIN_DATETIME`` (1970-01-01) up to, not including, ``MAX_DATETIME`` (9000-01-01), UTC; a value
 whose conversion to UTC leaves Python's range (``0001-01-01T00:00:00+01:00``) is refused too.
 
+Terms and counts (billing and validity terms, refresh frequencies, rollover counts, rating delays): ≤ ``MAX_COUNT``
+(1,000), so that periods computed from them stay inside the calendar.
+
 Texts: names ≤ ``MAX_NAME`` (256) characters, correction reasons ≤ ``MAX_TEXT`` (1,000), idempotency keys and the
 other texts of a usage record ≤ ``MAX_KEY`` (256), codes ≤ 64 (``core.catalog.CODE_PATTERN``), subscription and
 account external ids ≤ 128; usage dimensions ≤ 50 keys of ≤ 128 characters, text values ≤ 1,024; no control
@@ -88,6 +91,10 @@ MAX_DECIMAL_TEXT = 64
 
 MIN_DATETIME = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_DATETIME = datetime(9000, 1, 1, tzinfo=UTC)
+
+#: Terms and counts (billingTerm, validityTerm, refresh frequency, refreshEvery, maximumRolloverCount, a rating
+#: delay): at most this many, so that periods computed from them stay inside the calendar.
+MAX_COUNT = 1000
 
 MAX_CODE = 64
 MAX_NAME = 256
@@ -234,6 +241,14 @@ def text_problem(value: str, max_length: int, control: bool = False) -> str | No
     if not control and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         return "must not contain control characters"
     return None
+
+
+def check_count(errors: Collector, value: int | None, field: str, maximum: int = MAX_COUNT) -> bool:
+    """Add an INVALID_VALUE for a term or count above ``maximum`` (None passes; lower limits are the caller's)."""
+    if value is None or value <= maximum:
+        return True
+    errors.add(ErrorCode.INVALID_VALUE, f"{field} must be at most {maximum} (got {value})", field)
+    return False
 
 
 def check_text(errors: Collector, value: str | None, field: str, max_length: int = MAX_NAME,

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from core import lifecycle
-from core.bounds import MAX_NAME, DecimalKind, check_decimal, check_text, quote
+from core.bounds import MAX_NAME, DecimalKind, check_count, check_decimal, check_text, quote
 from core.catalog import (
     CODE_PATTERN,
     POLICY_FIELDS,
@@ -202,6 +202,7 @@ class CatalogService:
         check_decimal(errors, g.quantity, DecimalKind.QUANTITY, "quantity")
         if g.validity_unit == ValidityUnit.NONE and g.validity_term is not None:
             errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be empty when validityUnit is NONE", "validityTerm")
+        check_count(errors, g.validity_term, "validityTerm")
         if g.validity_unit != ValidityUnit.NONE and (g.validity_term is None or g.validity_term < 1):
             errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be 1 or more", "validityTerm")
         check_range(errors, g.effective_from, g.effective_to)
@@ -225,6 +226,8 @@ class CatalogService:
                         "rollover_can_expire"}
             if getattr(p, name) is None and name not in optional:
                 errors.add(ErrorCode.REQUIRED, f"a {p.kind} policy needs {camel(name)}", camel(name))
+        for name in ("delay", "maximum_rollover_count", "refresh_frequency"):
+            check_count(errors, getattr(p, name), camel(name))
         for name in ("delay", "maximum_rollover_count"):
             value = getattr(p, name)
             if value is not None and value < 0:

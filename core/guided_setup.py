@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Protocol
 
-from core.bounds import DecimalKind, check_decimal
+from core.bounds import DecimalKind, check_count, check_decimal
 from core.catalog import (
     CatalogRecord,
     DrawdownOrder,
@@ -341,6 +341,9 @@ class SetupChecker:
                      f"{path}.validityTerm")
         elif grant.validity_term is not None and grant.validity_term < 1:
             self.add(ErrorCode.INVALID_VALUE, "validityTerm must be 1 or more", f"{path}.validityTerm")
+        for name, value in (("validityTerm", grant.validity_term), ("refreshEvery", grant.refresh_every),
+                            ("maximumRolloverCount", grant.maximum_rollover_count)):
+            check_count(self.errors, value, f"{path}.{name}")
         if grant.refresh_every is not None and grant.refresh_every < 0:
             self.add(ErrorCode.INVALID_VALUE, "refreshEvery must be 0 (never) or more", f"{path}.refreshEvery")
         if grant.refresh_every == 0 and grant.refresh_unit is not None:

@@ -27,7 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from core.bounds import DecimalKind, check_decimal, check_text
+from core.bounds import DecimalKind, check_count, check_decimal, check_text
 from core.catalog import (
     BindingTargetType,
     BindingType,
@@ -176,6 +176,7 @@ def validate_request(request: SubscriptionRequest) -> None:
     if request.billing_term < 1:
         errors.add(ErrorCode.INVALID_VALUE, f"billingTerm must be at least 1 (got {request.billing_term})",
                    "billingTerm")
+    check_count(errors, request.billing_term, "billingTerm")
     day = request.billing_day_of_month
     if day is not None and not 1 <= day <= 31:
         errors.add(ErrorCode.INVALID_VALUE, f"billingDayOfMonth must be 1–31 (got {day})", "billingDayOfMonth")

@@ -124,10 +124,11 @@ def rating_failed(record: UsageRecord, exc: Exception) -> Problem:
     what = f"{record.quantity} {record.unit_code or ''}".strip() if record.quantity is not None else "its values"
     return Problem.error(
         RatingCode.RATING_FAILED,
-        f"rating this record failed: a computation with its quantity ({what}) and the catalog values it is priced "
-        f"with (rate, tiers, conversion factor, tokens per unit, grants) left the range of exact arithmetic "
-        f"({type(exc).__name__}); correct the record (amendUsage) or the catalog values (see the README's input "
-        "bounds) and set the record back to NEW")
+        f"rating this record failed: a computation with its quantity ({what}), the catalog values it is priced "
+        f"with (rate, tiers, conversion factor, tokens per unit, grants) or its subscription's terms left the range "
+        f"of exact arithmetic or of the calendar "
+        f"({type(exc).__name__}); correct the record (amendUsage), the catalog or the subscription (see the "
+        "README's input bounds) and set the record back to NEW")
 
 
 # ---------------------------------------------------------------------------------------------- usage

@@ -239,3 +239,19 @@ def test_a_grant_too_large_to_subscribe_is_a_typed_error(catalog: Any, grant: st
     # THEN a typed INVALID_VALUE says so, and no subscription exists
     assert typed_errors(body) == [("INVALID_VALUE", "quantity")]
     assert catalog('{ account(externalId: "a-1") { externalId } }')["account"] is None
+
+
+def test_terms_beyond_the_calendar_are_typed_errors(catalog: Any) -> None:
+    # GIVEN the ACTIVE product PLAN WHEN a subscription's billing term is 2^31 - 1 months (accepted before; its
+    # usage then failed every rating attempt with "year 178958996 is out of range")
+    body = post(catalog, SUBSCRIBE, {"input": {"externalId": "s-1", "accountExternalId": "a-1", "productCode": "PLAN",
+                                               "startDate": START, "billingTerm": 2147483647}})
+    # THEN INVALID_VALUE names it
+    assert typed_errors(body) == [("INVALID_VALUE", "billingTerm")]
+    # AND guided setup's grant terms alike
+    item = {"resourceCode": "TEXTS", "effectiveFrom": START, "overageRate": "0.75", "rateUnitCode": "USD",
+            "grants": [{"quantity": "10", "validityTerm": 2147483647, "validityUnit": "MONTH",
+                        "refreshEvery": 2147483647, "refreshUnit": "MONTH"}]}
+    body = post(catalog, CONFIGURE, {"input": {"productCode": "P2", "usageModelType": "ANCHOR", "resources": [item]}})
+    assert {f for _, f in typed_errors(body)} == {"resources.0.grants.0.validityTerm",
+                                                  "resources.0.grants.0.refreshEvery"}

@@ -176,6 +176,24 @@ def test_a_record_whose_pricing_leaves_decimal_range_fails_alone(rate: str, quan
     assert drift_of(store) == []
 
 
+def test_a_billing_term_beyond_the_calendar_fails_its_records_not_the_batch() -> None:
+    # GIVEN two accounts, one subscribed with a billing term of 2^31 months (stored before terms were bounded)
+    from core.processing.gate import booking_period
+
+    world = cell_phone_plan(World())
+    world.subscribe("S1", "acme", "CELL")
+    world.subscribe("S2", "huge", "CELL")
+    world.subscriptions["huge"] = [replace(world.subscriptions["huge"][0], billing_term=2 ** 31)]
+    store = Store(world)
+    records = [usage("a", "acme", "TEXTS", "10"), usage("b", "huge", "TEXTS", "10")]
+    # WHEN its record's period is asked for THEN it has none (the period gate and storage's prediction skip it)
+    assert booking_period(records[1], world.view(), tuple(world.subscriptions["huge"])) is None
+    # AND WHEN the batch is rated THEN that record alone is ERROR RATING_FAILED
+    result = store.run(records)
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (UsageStatus.PROCESSED, None), (UsageStatus.ERROR, RatingCode.RATING_FAILED)]
+
+
 @pytest.mark.parametrize("record,status,code", [
     (usage("a", "nobody", "TEXTS", "1"), UsageStatus.WARNING_UNRATED, RatingCode.NO_SUBSCRIPTION),
     (usage("b", "acme", "TEXTS", "1", subscription="S9"), UsageStatus.WARNING_UNRATED,
