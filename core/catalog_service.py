@@ -7,12 +7,14 @@ rules (``core.lifecycle``) and hands records to the store. Every problem in one 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from core import lifecycle
+from core.bounds import MAX_NAME, DecimalKind, check_count, check_decimal, check_text, quote
 from core.catalog import (
     CODE_PATTERN,
     POLICY_FIELDS,
@@ -29,6 +31,7 @@ from core.catalog import (
     RateCard,
     RateCardEntry,
     RateCardType,
+    RateTier,
     RecordStatus,
     ResourceCategory,
     ResourcePolicy,
@@ -42,7 +45,6 @@ from core.catalog import (
 )
 from core.catalog_store import CatalogStore
 from core.errors import Collector, DomainError, ErrorCode, NotFound
-from core.money import QUANTITY_SCALE, scale_of
 from core.rating.model import RateTier as PricingTier
 from core.rating.tier_rules import validate_tiers
 
@@ -60,7 +62,7 @@ COMMITMENT_TYPES = {UsageModelType.TOKEN_COMMITMENT, UsageModelType.QUANTITY_COM
 def check_code(errors: Collector, code: str, field: str = "code") -> None:
     if not re.match(CODE_PATTERN, code or ""):
         errors.add(ErrorCode.INVALID_VALUE,
-                   f"code {code!r} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                   f"code {quote(code)} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit",
                    field)
 
 
@@ -71,27 +73,35 @@ def check_range(errors: Collector, start: datetime | None, end: datetime | None,
                    field)
 
 
+def check_name(errors: Collector, name: str | None, field: str = "name") -> None:
+    """A name: not empty, at most ``core.bounds.MAX_NAME`` characters, plain text (no lone surrogates)."""
+    if name is not None and not name.strip():
+        errors.add(ErrorCode.REQUIRED, f"{field} must not be empty", field)
+    else:
+        check_text(errors, name, field, MAX_NAME)
+
+
+def check_tier_values(errors: Collector, tiers: Sequence[PricingTier | RateTier], path: str = "") -> None:
+    """Each tier's bounds are quantities, its adjustment and flat fee inside their kinds (``core.bounds``)."""
+    for index, tier in enumerate(tiers):
+        at = f"{path}tiers.{index}."
+        check_decimal(errors, tier.lower_bound, DecimalKind.QUANTITY, at + "lowerBound")
+        check_decimal(errors, tier.upper_bound, DecimalKind.QUANTITY, at + "upperBound")
+        check_decimal(errors, tier.adjustment_value, DecimalKind.ADJUSTMENT, at + "adjustmentValue")
+        check_decimal(errors, tier.flat_fee, DecimalKind.AMOUNT, at + "flatFee")
+
+
 def check_non_negative(errors: Collector, value: Decimal | None, field: str) -> None:
     if value is not None and value < 0:
         errors.add(ErrorCode.NEGATIVE_QUANTITY, f"{field} must not be negative (got {value})", field)
 
 
 #: the largest rollover cap accepted (DynamoDB numbers hold 38 digits; quantities have 6 decimal places)
-MAX_ROLLOVER_QUANTITY = Decimal("1e18")
 
 
 def check_rollover_quantity(errors: Collector, value: Decimal | None, field: str) -> None:
-    """A rollover cap is a finite quantity: 0 (nothing carries over) up to 10^18, at most 6 decimal places."""
-    if value is None:
-        return
-    if not value.is_finite():
-        errors.add(ErrorCode.INVALID_VALUE, f"{field} must be a finite number (got {value})", field)
-    elif value < 0:
-        errors.add(ErrorCode.NEGATIVE_QUANTITY, f"{field} must not be negative (got {value})", field)
-    elif value > MAX_ROLLOVER_QUANTITY:
-        errors.add(ErrorCode.INVALID_VALUE, f"{field} must be at most {MAX_ROLLOVER_QUANTITY:f}", field)
-    elif scale_of(value) > QUANTITY_SCALE:
-        errors.add(ErrorCode.TOO_MANY_DECIMALS, f"{field} has more than {QUANTITY_SCALE} decimal places", field)
+    """A rollover cap is a quantity (core.bounds): 0 (nothing carries over) or more, within a quantity's bounds."""
+    check_decimal(errors, value, DecimalKind.QUANTITY, field)
 
 
 class CatalogService:
@@ -134,6 +144,7 @@ class CatalogService:
 
     def _check_UnitOfMeasureClass(self, errors: Collector, c: UnitOfMeasureClass) -> None:
         check_code(errors, c.code)
+        check_name(errors, c.name)
         units = {u.unit_code: u for u in self.store.units_of_class(c.code)}
         if units:
             if c.base_unit_code not in units:
@@ -147,14 +158,16 @@ class CatalogService:
 
     def _check_UnitOfMeasure(self, errors: Collector, u: UnitOfMeasure) -> None:
         check_code(errors, u.unit_code, "unitCode")
+        check_name(errors, u.name)
         self._ref(errors, UnitOfMeasureClass, u.class_code, "classCode")
-        if u.conversion_factor <= 0:
-            errors.add(ErrorCode.INVALID_VALUE, "conversionFactor must be greater than 0", "conversionFactor")
+        check_decimal(errors, u.conversion_factor, DecimalKind.FACTOR, "conversionFactor")
         if u.decimal_places is not None and not 0 <= u.decimal_places <= 6:
             errors.add(ErrorCode.INVALID_VALUE, "decimalPlaces must be between 0 and 6", "decimalPlaces")
 
     def _check_UsageResource(self, errors: Collector, r: UsageResource) -> None:
         check_code(errors, r.code)
+        check_name(errors, r.name)
+        check_decimal(errors, r.tokens_per_unit, DecimalKind.FACTOR, "tokensPerUnit")
         cls = self._ref(errors, UnitOfMeasureClass, r.unit_class_code, "unitOfMeasureClassCode")
         if cls is not None:
             self._unit(errors, r.default_unit_code, cls.code, "defaultUnitCode")
@@ -176,8 +189,7 @@ class CatalogService:
 
     def _check_Product(self, errors: Collector, p: Product) -> None:
         check_code(errors, p.code)
-        if not p.name.strip():
-            errors.add(ErrorCode.REQUIRED, "name must not be empty", "name")
+        check_name(errors, p.name)
 
     def _check_ProductUsageResource(self, errors: Collector, pur: ProductUsageResource) -> None:
         product = self._ref(errors, Product, pur.product_code, "productCode")
@@ -195,9 +207,10 @@ class CatalogService:
         if pur is None:
             errors.add(ErrorCode.UNKNOWN_REFERENCE, f"product usage resource '{g.pur_id}' does not exist",
                        "productUsageResourceId")
-        check_non_negative(errors, g.quantity, "quantity")
+        check_decimal(errors, g.quantity, DecimalKind.QUANTITY, "quantity")
         if g.validity_unit == ValidityUnit.NONE and g.validity_term is not None:
             errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be empty when validityUnit is NONE", "validityTerm")
+        check_count(errors, g.validity_term, "validityTerm")
         if g.validity_unit != ValidityUnit.NONE and (g.validity_term is None or g.validity_term < 1):
             errors.add(ErrorCode.INVALID_VALUE, "validityTerm must be 1 or more", "validityTerm")
         check_range(errors, g.effective_from, g.effective_to)
@@ -215,11 +228,14 @@ class CatalogService:
             errors.add(ErrorCode.INVALID_VALUE, f"policy '{policy_id}' is a {policy.kind} policy, not {kind}", field)
 
     def _check_Policy(self, errors: Collector, p: Policy) -> None:
+        check_name(errors, p.name)
         for name in POLICY_FIELDS[p.kind]:
             optional = {"maximum_rollover_count", "maximum_rollover_quantity", "delay_unit", "refresh_frequency",
                         "refresh_unit", "rollover_can_expire"}
             if getattr(p, name) is None and name not in optional:
                 errors.add(ErrorCode.REQUIRED, f"a {p.kind} policy needs {camel(name)}", camel(name))
+        for name in ("delay", "maximum_rollover_count", "refresh_frequency"):
+            check_count(errors, getattr(p, name), camel(name))
         for name in ("delay", "maximum_rollover_count"):
             value = getattr(p, name)
             if value is not None and value < 0:
@@ -249,6 +265,7 @@ class CatalogService:
             errors.add(ErrorCode.INVALID_VALUE, "binding TARGET needs a target; SELF takes none", "target")
 
     def _check_RateCard(self, errors: Collector, c: RateCard) -> None:
+        check_name(errors, c.name)
         check_range(errors, c.effective_from, c.effective_to)
 
     def _check_RateCardEntry(self, errors: Collector, e: RateCardEntry) -> None:
@@ -259,7 +276,7 @@ class CatalogService:
             errors.add(ErrorCode.REQUIRED, "an entry of a BASE rate card needs a resource", "resourceCode")
         if e.product_code:
             self._ref(errors, Product, e.product_code, "productCode")
-        check_non_negative(errors, e.rate, "rate")
+        check_decimal(errors, e.rate, DecimalKind.RATE, "rate")
         unit = self.store.get(UnitOfMeasure, e.rate_unit_code)
         if unit is None:
             errors.add(ErrorCode.UNKNOWN_UNIT, f"unit '{e.rate_unit_code}' does not exist", "rateUnitCode")
@@ -276,9 +293,7 @@ class CatalogService:
         for problem in validate_tiers(pricing_tiers):
             errors.add(ErrorCode.INVALID_RANGE, problem.message,
                        f"tiers.{problem.indexes[0]}" if problem.indexes else "tiers")
-        for index, tier in enumerate(e.tiers):
-            check_non_negative(errors, tier.lower_bound, f"tiers.{index}.lowerBound")
-            check_non_negative(errors, tier.flat_fee, f"tiers.{index}.flatFee")
+        check_tier_values(errors, e.tiers)
 
     # ------------------------------------------------------------------------------------------ commands
     def create(self, record: R) -> R:
@@ -292,6 +307,7 @@ class CatalogService:
         """A class is created together with its units, so that its base and default units exist."""
         errors = Collector()
         check_code(errors, cls.code)
+        check_name(errors, cls.name)
         if self.store.get(UnitOfMeasureClass, cls.code) is not None:
             errors.add(ErrorCode.DUPLICATE_CODE, f"unit class '{cls.code}' already exists", "code")
         codes = [u.unit_code for u in units]
@@ -303,9 +319,8 @@ class CatalogService:
                 errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' appears twice", f"units.{index}")
             elif self.store.get(UnitOfMeasure, unit.unit_code) is not None:
                 errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' already exists", f"units.{index}")
-            if unit.conversion_factor <= 0:
-                errors.add(ErrorCode.INVALID_VALUE, "conversionFactor must be greater than 0",
-                           f"units.{index}.conversionFactor")
+            check_name(errors, unit.name, f"units.{index}.name")
+            check_decimal(errors, unit.conversion_factor, DecimalKind.FACTOR, f"units.{index}.conversionFactor")
         by_code = {u.unit_code: u for u in units}
         if cls.base_unit_code not in by_code:
             errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{cls.base_unit_code}' is not among the units",

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Protocol
 
+from core.bounds import DecimalKind, check_count, check_decimal
 from core.catalog import (
     CatalogRecord,
     DrawdownOrder,
@@ -46,11 +47,12 @@ from core.catalog_service import (
     CATEGORY_FOR_CLASS,
     COMMITMENT_TYPES,
     check_code,
-    check_non_negative,
+    check_name,
     check_rollover_quantity,
+    check_tier_values,
 )
 from core.errors import Collector, DomainError, ErrorCode
-from core.money import QUANTITY_SCALE, fmt, scale_of
+from core.money import fmt
 from core.periods import start_of_day
 from core.policies import DEFAULT_POLICIES
 from core.rating.model import RateTier as PricingTier
@@ -274,8 +276,8 @@ class SetupChecker:
         code = self.setup.resources[index].resource_code
         before = len(self.errors.details)
         check_code(self.errors, code, f"resources.{index}.resourceCode")
-        if not new.name.strip():
-            self.add(ErrorCode.REQUIRED, "name must not be empty", f"{path}.name")
+        check_name(self.errors, new.name, f"{path}.name")
+        check_decimal(self.errors, new.tokens_per_unit, DecimalKind.FACTOR, f"{path}.tokensPerUnit")
         cls = self.catalog.classes.get(new.unit_class_code)
         default_unit = new.default_unit_code
         if cls is None:
@@ -337,12 +339,9 @@ class SetupChecker:
     def grant(self, index: int, g_index: int, resource: UsageResource | None) -> None:
         grant = self.setup.resources[index].grants[g_index]
         path = f"resources.{index}.grants.{g_index}"
-        check_non_negative(self.errors, grant.quantity, f"{path}.quantity")
         if grant.quantity == 0:
             self.add(ErrorCode.INVALID_VALUE, "quantity must be greater than 0", f"{path}.quantity")
-        if scale_of(grant.quantity) > QUANTITY_SCALE:
-            self.add(ErrorCode.TOO_MANY_DECIMALS, f"quantity has more than {QUANTITY_SCALE} decimal places",
-                     f"{path}.quantity")
+        check_decimal(self.errors, grant.quantity, DecimalKind.QUANTITY, f"{path}.quantity")
         if resource is not None:
             self.unit_in_class(grant.unit_code or resource.default_unit_code, resource.unit_class_code,
                                f"{path}.unitCode")
@@ -351,6 +350,9 @@ class SetupChecker:
                      f"{path}.validityTerm")
         elif grant.validity_term is not None and grant.validity_term < 1:
             self.add(ErrorCode.INVALID_VALUE, "validityTerm must be 1 or more", f"{path}.validityTerm")
+        for name, value in (("validityTerm", grant.validity_term), ("refreshEvery", grant.refresh_every),
+                            ("maximumRolloverCount", grant.maximum_rollover_count)):
+            check_count(self.errors, value, f"{path}.{name}")
         if grant.refresh_every is not None and grant.refresh_every < 0:
             self.add(ErrorCode.INVALID_VALUE, "refreshEvery must be 0 (never) or more", f"{path}.refreshEvery")
         if grant.refresh_every == 0 and grant.refresh_unit is not None:
@@ -383,7 +385,7 @@ class SetupChecker:
                     self.add(ErrorCode.REQUIRED, f"{name} needs an overageRate", f"{path}.overageRate")
                     break
             return None
-        check_non_negative(self.errors, item.overage_rate, f"{path}.overageRate")
+        check_decimal(self.errors, item.overage_rate, DecimalKind.RATE, f"{path}.overageRate")
         unit_code = item.rate_unit_code or self.catalog.default_currency()
         if unit_code is None:
             self.add(ErrorCode.REQUIRED, "rateUnitCode is required (the tenant has no currency)",
@@ -408,9 +410,7 @@ class SetupChecker:
         for problem in validate_tiers(pricing):
             self.add(ErrorCode.INVALID_RANGE, problem.message,
                      f"{path}.tiers.{problem.indexes[0]}" if problem.indexes else f"{path}.tiers")
-        for t_index, tier in enumerate(item.tiers):
-            check_non_negative(self.errors, tier.lower_bound, f"{path}.tiers.{t_index}.lowerBound")
-            check_non_negative(self.errors, tier.flat_fee, f"{path}.tiers.{t_index}.flatFee")
+        check_tier_values(self.errors, item.tiers, f"{path}.")
         return unit_code
 
 
@@ -435,8 +435,7 @@ def check_product(setup: GuidedSetup, catalog: SetupCatalog, errors: Collector) 
         return existing
     check_code(errors, setup.product_code, "productCode")
     name = setup.product_code if setup.product_name is None else setup.product_name.strip()
-    if not name:
-        errors.add(ErrorCode.REQUIRED, "productName must not be empty", "productName")
+    check_name(errors, setup.product_name, "productName")
     return Product(setup.product_code, name, setup.usage_model_type)
 
 

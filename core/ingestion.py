@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from core.bounds import MAX_TEXT, printable, quote, text_problem
 from core.errors import DomainError, ErrorCode, ErrorDetail
 from core.usage import CorrectionKind, IngestOutcome, UsageRecord, UsageStatus, usage_record_id
 from core.usage_validation import (
@@ -111,17 +112,21 @@ def amend_key(original_id: str) -> str:
 
 
 def _key_text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
+    """The idempotency key as an answer echoes it (a lone surrogate is replaced: JSON encoders refuse it)."""
+    return printable(value.strip()) if isinstance(value, str) else ("" if value is None else quote(value))
 
 
 class Ingestion:
     def __init__(self, tenant: str, store: UsageStore, catalog: CatalogSource, gate: PeriodGate | None = None,
-                 clock: Callable[[], datetime] = _now):
+                 clock: Callable[[], datetime] = _now, stale_after: timedelta | None = None):
         self.tenant = tenant
         self.store = store
         self.catalog = catalog
         self.gate: PeriodGate = gate or NothingClosed()
         self.clock = clock
+        #: a record still NEW this long after it was received (or last rated) was never rated — its stream batch
+        #: was given up on — and may be set to NEW again, which delivers it to rating once more (None: never)
+        self.stale_after = stale_after
 
     # ------------------------------------------------------------------------------------------ record
     def record(self, inputs: Sequence[UsageInput], sources: Sequence[str | None] | None = None
@@ -239,7 +244,8 @@ class Ingestion:
 
     # ------------------------------------------------------------------------------------------ reprocessing
     def requeue(self, record_ids: Sequence[str], status: UsageStatus = UsageStatus.NEW) -> list[RequeueResult]:
-        """Send ERROR and WARNING_UNRATED records back to NEW (processed again, once); refuse anything else."""
+        """Send ERROR and WARNING_UNRATED records back to NEW (processed again, once), and NEW records older than
+        ``stale_after`` (never rated: their stream batch was given up on); refuse anything else."""
         if status != UsageStatus.NEW:
             raise DomainError(ErrorCode.INVALID_VALUE, f"usage records can only be set back to NEW (to process them "
                               f"again); {status} is set by processing", "status")
@@ -251,9 +257,10 @@ class Ingestion:
         found = self.store.get_many(list(dict.fromkeys(record_ids)))
         results: dict[int, RequeueResult] = {}
         eligible: dict[str, UsageRecord] = {}
+        now = self.clock()
         for index, record_id in enumerate(record_ids):
             record = found.get(record_id)
-            problem = _requeue_problem(record)
+            problem = _requeue_problem(record, now, self.stale_after)
             if problem is not None:
                 results[index] = RequeueResult(index, record_id, record, (replace(problem, field=f"ids.{index}"),))
             elif record is not None:
@@ -272,22 +279,32 @@ class Ingestion:
         return [results[i] for i in range(len(record_ids))]
 
 
-def _requeue_problem(record: UsageRecord | None) -> ErrorDetail | None:
+def stale_since(record: UsageRecord) -> datetime:
+    """When a NEW record last changed: received, or last rated (a record set back to NEW)."""
+    return max(record.received_at, record.processed_at or record.received_at)
+
+
+def _requeue_problem(record: UsageRecord | None, now: datetime, stale_after: timedelta | None) -> ErrorDetail | None:
     if record is None:
         return ErrorDetail(ErrorCode.NOT_FOUND, "the usage record does not exist")
     if record.voided:
         return ErrorDetail(ErrorCode.STATUS_FORBIDS, "the usage record was corrected (see its voidedBy) and is not "
                            "processed again")
+    if record.status == UsageStatus.NEW and stale_after is not None and now - stale_since(record) > stale_after:
+        return None  # never rated: its stream batch was given up on
     if record.status not in REQUEUEABLE:
         hint = "it is waiting to be processed" if record.status == UsageStatus.NEW else "it was processed"
+        stale = (f"; a NEW record can be set to NEW again once it has waited {int(stale_after.total_seconds())} s"
+                 if record.status == UsageStatus.NEW and stale_after is not None else "")
         return ErrorDetail(ErrorCode.STATUS_FORBIDS, f"the usage record is {record.status} ({hint}); only ERROR and "
-                           "WARNING_UNRATED records can be set back to NEW")
+                           f"WARNING_UNRATED records can be set back to NEW{stale}")
     return None
 
 
 def _reason(reason: str | None) -> str | None:
     if reason is None or not reason.strip():
         return None
-    if len(reason) > 1000:
-        raise DomainError(ErrorCode.INVALID_VALUE, "reason is longer than 1000 characters", "reason")
+    problem = text_problem(reason, MAX_TEXT, control=True)
+    if problem is not None:
+        raise DomainError(ErrorCode.INVALID_VALUE, f"reason {problem}", "reason")
     return reason.strip()

@@ -27,6 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from core.bounds import DecimalKind, check_count, check_decimal, check_text
 from core.catalog import (
     BindingTargetType,
     BindingType,
@@ -41,7 +42,6 @@ from core.catalog import (
     effective_at,
 )
 from core.errors import Collector, DomainError, ErrorCode
-from core.money import QUANTITY_SCALE, scale_of
 from core.periods import BillingAnchor, PeriodUnit, as_utc
 from core.values import immutable
 from core.wallets import WalletGrant, WalletRef, grant_schedule, unit_share
@@ -187,18 +187,20 @@ def validate_request(request: SubscriptionRequest) -> None:
         errors.add(ErrorCode.REQUIRED, "productCode is required", "productCode")
     if request.account_name is not None and not 1 <= len(request.account_name.strip()) <= MAX_NAME:
         errors.add(ErrorCode.INVALID_VALUE, f"accountName must be 1–{MAX_NAME} characters", "accountName")
+    else:
+        check_text(errors, request.account_name, "accountName", MAX_NAME)
     if request.quantity <= 0:
         code = ErrorCode.NEGATIVE_QUANTITY if request.quantity < 0 else ErrorCode.INVALID_VALUE
         errors.add(code, f"quantity must be greater than 0 (got {request.quantity})", "quantity")
-    elif scale_of(request.quantity) > QUANTITY_SCALE:
-        errors.add(ErrorCode.TOO_MANY_DECIMALS, f"quantity has more than {QUANTITY_SCALE} decimal places",
-                   "quantity")
+    else:
+        check_decimal(errors, request.quantity, DecimalKind.SUBSCRIPTION_QUANTITY, "quantity")
     if request.end_date is not None and as_utc(request.end_date) <= as_utc(request.start_date):
         errors.add(ErrorCode.INVALID_RANGE, f"endDate {request.end_date.isoformat()} must be after startDate "
                    f"{request.start_date.isoformat()}", "endDate")
     if request.billing_term < 1:
         errors.add(ErrorCode.INVALID_VALUE, f"billingTerm must be at least 1 (got {request.billing_term})",
                    "billingTerm")
+    check_count(errors, request.billing_term, "billingTerm")
     day = request.billing_day_of_month
     if day is not None and not 1 <= day <= 31:
         errors.add(ErrorCode.INVALID_VALUE, f"billingDayOfMonth must be 1–31 (got {day})", "billingDayOfMonth")

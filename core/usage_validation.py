@@ -25,21 +25,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from core.bounds import (
+    BOUNDS,
+    ENVELOPE,
+    MAX_KEY,
+    DecimalKind,
+    Unparsed,
+    bounded_datetime,
+    check_decimal,
+    out_of_bounds,
+    parse_datetime,
+    parse_decimal,
+    quote,
+    text_problem,
+)
 from core.catalog import RecordStatus, UnitOfMeasure, UsageResource
 from core.errors import Collector, DomainError, ErrorCode, ErrorDetail
-from core.money import QUANTITY_SCALE, fmt, scale_of, to_decimal
+from core.money import fmt
 from core.usage import UsageRecord, usage_record_id
 from core.values import immutable
 
 #: A start later than ``now`` + this is refused (clocks drift; usage is what already happened).
 FUTURE_TOLERANCE = timedelta(minutes=5)
-#: Quantities and amounts stay below this, so that sums keep every decimal within Decimal's 28 digits.
-MAX_MAGNITUDE = Decimal(10) ** 15
-MAX_TEXT = 256
+#: Quantities and amounts stay below this (``core.bounds``), so that sums keep every decimal within 28 digits.
+MAX_MAGNITUDE = BOUNDS[DecimalKind.QUANTITY].maximum
+MAX_TEXT = MAX_KEY
 MAX_DIMENSIONS = 50
 MAX_DIMENSION_KEY = 128
 MAX_DIMENSION_TEXT = 1024
@@ -128,11 +142,9 @@ def _text(draft: Draft, name: str, required: bool = False, max_length: int = MAX
         draft.add(ErrorCode.INVALID_VALUE, f"{label} must be a string", name)
         return None
     text = value.strip()
-    if len(text) > max_length:
-        draft.add(ErrorCode.INVALID_VALUE, f"{label} is longer than {max_length} characters", name)
-        return None
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        draft.add(ErrorCode.INVALID_VALUE, f"{label} must not contain control characters", name)
+    problem = text_problem(text, max_length)
+    if problem is not None:
+        draft.add(ErrorCode.INVALID_VALUE, f"{label} {problem}", name)
         return None
     return text
 
@@ -140,42 +152,40 @@ def _text(draft: Draft, name: str, required: bool = False, max_length: int = MAX
 def _datetime(draft: Draft, name: str) -> datetime | None:
     value = getattr(draft.raw, name)
     label = INPUT_NAMES[name]
-    if isinstance(value, str) and value.strip():
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            draft.add(ErrorCode.INVALID_VALUE, f"{label} {value!r} is not an ISO 8601 date-time", name)
+    if isinstance(value, Unparsed):
+        draft.add(ErrorCode.INVALID_VALUE, f"{label}: {value.reason}", name)
+        return None
+    try:
+        if isinstance(value, str) and value.strip():
+            return parse_datetime(value, label)
+        if not isinstance(value, datetime):
+            draft.add(ErrorCode.INVALID_VALUE, f"{label} must be an ISO 8601 date-time", name)
             return None
-    if not isinstance(value, datetime):
-        draft.add(ErrorCode.INVALID_VALUE, f"{label} must be an ISO 8601 date-time", name)
+        return bounded_datetime(value, label)
+    except DomainError as exc:
+        draft.add(exc.code, f"{label} {exc.message}", name)
         return None
-    if value.tzinfo is None:
-        draft.add(ErrorCode.INVALID_VALUE, f"{label} needs a UTC offset (e.g. 2026-07-01T00:00:00Z)", name)
-        return None
-    return value.astimezone(UTC)
 
 
-def _decimal(draft: Draft, name: str, what: str = "quantity") -> Decimal | None:
-    """A non-negative decimal of at most 6 places, or None (absent, or wrong: then an error was added)."""
+def _decimal(draft: Draft, name: str, kind: DecimalKind = DecimalKind.QUANTITY) -> Decimal | None:
+    """A decimal inside its kind's bounds (``core.bounds``: a quantity ≥ 0 with ≤ 6 places, below 10^15), or None
+    (absent, or wrong: then an error was added)."""
     value = getattr(draft.raw, name)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     label = INPUT_NAMES[name]
+    if isinstance(value, Unparsed):
+        draft.add(ErrorCode.INVALID_VALUE, f"{label}: {value.reason}", name)
+        return None
     try:
-        number = to_decimal(value, label)
+        number = parse_decimal(value, label)
     except DomainError as exc:
         draft.add(exc.code, f"{label}: {exc.message}", name)
         return None
-    if number < 0:
-        code = ErrorCode.NEGATIVE_QUANTITY if what == "quantity" else ErrorCode.INVALID_VALUE
-        draft.add(code, f"{label} must not be negative (got {fmt(number)})", name)
-        return None
-    if scale_of(number) > QUANTITY_SCALE:
-        draft.add(ErrorCode.TOO_MANY_DECIMALS,
-                  f"{label} has more than {QUANTITY_SCALE} decimal places (got {fmt(number)})", name)
-        return None
-    if number >= MAX_MAGNITUDE:
-        draft.add(ErrorCode.INVALID_VALUE, f"{label} must be less than {fmt(MAX_MAGNITUDE)}", name)
+    found = Collector()
+    if not check_decimal(found, number, kind, label):
+        for detail in found.details:
+            draft.add(detail.code, detail.message, name)
         return None
     return number + Decimal(0)  # -0 becomes 0
 
@@ -216,7 +226,7 @@ def check_quantities(draft: Draft, ctx: CheckContext) -> None:
     """A quantity, or a prerated amount with its prerated quantity (then quantity, if given, must equal it)."""
     raw = draft.raw
     quantity = _decimal(draft, "quantity")
-    amount = _decimal(draft, "prerated_amount", what="amount")
+    amount = _decimal(draft, "prerated_amount", DecimalKind.AMOUNT)
     prerated_quantity = _decimal(draft, "prerated_quantity")
     has = {name: getattr(raw, name) is not None and getattr(raw, name) != ""
            for name in ("quantity", "prerated_amount", "prerated_quantity")}
@@ -264,6 +274,29 @@ def check_resource_and_unit(draft: Draft, ctx: CheckContext) -> None:
                   "usage", "unit_code")
     else:
         draft.unit_code = unit_code
+        _check_converted(draft, ctx, unit, resource)
+
+
+def _check_converted(draft: Draft, ctx: CheckContext, unit: UnitOfMeasure, resource: UsageResource) -> None:
+    """The quantity in the resource's default unit (what rating works in) stays inside the QUANTITY bounds too:
+    10^14 TB is 10^20 MB."""
+    default = ctx.catalog.units.get(resource.default_unit_code)
+    if default is None or unit.unit_code == default.unit_code:
+        return
+    limit = BOUNDS[DecimalKind.QUANTITY].maximum
+    for name in ("quantity", "prerated_quantity"):
+        quantity = getattr(draft, name)
+        if quantity is None:
+            continue
+        try:
+            converted = quantity * unit.conversion_factor / default.conversion_factor
+            too_large = converted >= limit
+        except ArithmeticError:  # a factor stored before factors were bounded
+            too_large = True
+        if too_large:
+            draft.add(ErrorCode.INVALID_VALUE, f"{INPUT_NAMES[name]} {fmt(quantity)} {unit.unit_code} is "
+                      f"{fmt(limit)} {default.unit_code} or more in the resource's default unit; send it in "
+                      "several records", name)
 
 
 def check_dimensions(draft: Draft, ctx: CheckContext) -> None:
@@ -281,23 +314,27 @@ def check_dimensions(draft: Draft, ctx: CheckContext) -> None:
     clean: dict[str, Any] = {}
     for key, item in value.items():
         path = f"dimensions.{key}"
-        if not isinstance(key, str) or not key or len(key) > MAX_DIMENSION_KEY:
-            draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension names are 1 to {MAX_DIMENSION_KEY} characters",
-                             "dimensions")
+        if not isinstance(key, str) or not key or text_problem(key, MAX_DIMENSION_KEY, control=True):
+            draft.errors.add(ErrorCode.INVALID_VALUE,
+                             f"dimension names are 1 to {MAX_DIMENSION_KEY} characters of text", "dimensions")
             return
-        if isinstance(item, bool) or item is None or isinstance(item, int):
+        if isinstance(item, bool) or item is None:
             clean[key] = item
-        elif isinstance(item, (float, Decimal)):
-            number = Decimal(repr(item)) if isinstance(item, float) else item
+        elif isinstance(item, (int, float, Decimal)):
+            number = Decimal(repr(item)) if isinstance(item, float) else Decimal(item)
             if not number.is_finite():
                 draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension {key!r} is not a finite number", path)
+                return
+            problem = out_of_bounds(number, ENVELOPE)
+            if problem is not None:
+                draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension {key!r} {problem}", path)
                 return
             # integers stay numbers; other decimals are kept exactly, as text (never a float)
             clean[key] = int(number) if number == number.to_integral_value() else fmt(number)
         elif isinstance(item, str):
-            if len(item) > MAX_DIMENSION_TEXT:
-                draft.errors.add(ErrorCode.INVALID_VALUE,
-                                 f"dimension {key!r} is longer than {MAX_DIMENSION_TEXT} characters", path)
+            problem = text_problem(item, MAX_DIMENSION_TEXT, control=True)
+            if problem is not None:
+                draft.errors.add(ErrorCode.INVALID_VALUE, f"dimension {quote(key)} {problem}", path)
                 return
             clean[key] = item
         else:

@@ -28,6 +28,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from core.bounds import BOUNDS, DecimalKind, show
 from core.catalog import (
     GrantType,
     Policy,
@@ -59,6 +60,8 @@ from core.rating.units import convert
 from core.values import immutable
 
 ZERO = Decimal(0)
+#: A subscription's grant holds less than this in the resource's default unit (``core.bounds`` QUANTITY).
+MAX_GRANTED = BOUNDS[DecimalKind.QUANTITY].maximum
 
 
 class LedgerEntryType(StrEnum):
@@ -128,8 +131,17 @@ def grant_schedule(grant: ProductUsageGrant, pur: ProductUsageResource, product:
         missing = grant.unit_code if unit is None else resource.default_unit_code
         raise DomainError(ErrorCode.UNKNOWN_UNIT, f"unit '{missing}' of product '{product.code}' does not exist",
                           "productCode")
-    quantity = normalize_quantity(floor_quantity(
-        convert(grant.quantity * subscription_quantity, unit.conversion_factor, default.conversion_factor)))
+    try:
+        quantity = normalize_quantity(floor_quantity(
+            convert(grant.quantity * subscription_quantity, unit.conversion_factor, default.conversion_factor)))
+        too_large = quantity >= MAX_GRANTED
+    except ArithmeticError:  # a grant or factor stored before core.bounds existed, or a product too large together
+        too_large = True
+    if too_large:
+        raise DomainError(ErrorCode.INVALID_VALUE, f"product '{product.code}' grants {show(grant.quantity)} "
+                          f"{grant.unit_code} of '{resource.code}' per unit; {show(subscription_quantity)} units of it "
+                          f"are {show(MAX_GRANTED)} {resource.default_unit_code} or more, beyond what can be granted: "
+                          "subscribe a smaller quantity, or correct the grant", "quantity")
     refresh_policy = policies.get(grant.refresh_policy_id) if grant.refresh_policy_id else None
     refresh = None
     if refresh_policy is not None and refresh_policy.refresh_allowed:

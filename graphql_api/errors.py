@@ -126,10 +126,12 @@ PER_ITEM_VALIDATION = {"recordUsage"}
 
 
 class UnparsedInputs(SchemaExtension):
-    """Refuse an unparseable Decimal or DateTime with a typed INVALID_VALUE naming the input path."""
+    """Refuse an unparseable Decimal or DateTime (``core.bounds``) in the arguments of any field (a mutation's
+    input, a nested field's ``from``/``asOf``) with a typed INVALID_VALUE naming the input path — after the field's
+    role check: a key that may not call the operation hears FORBIDDEN, whatever it sent."""
 
     def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
-        if info.path.prev is None and info.field_name not in PER_ITEM_VALIDATION:
+        if kwargs and not (info.path.prev is None and info.field_name in PER_ITEM_VALIDATION):
             found = _first_unparsed(kwargs, "")
             if found is not None and not refused(info):  # a caller who may not call it learns FORBIDDEN first
                 path, value = found

@@ -1,4 +1,8 @@
-"""Custom scalars: Decimal as a string (never a float), DateTime as ISO 8601 with an offset (stored UTC), JSON."""
+"""Custom scalars: Decimal as a string (never a float), DateTime as ISO 8601 with an offset (stored UTC), JSON.
+
+Parsing never raises: a value outside ``core.bounds`` (not finite, beyond its envelope, a date-time out of range)
+becomes an ``Unparsed`` that the operation refuses with a typed INVALID_VALUE naming the field — recordUsage per
+record (``graphql_api.errors.PER_ITEM_VALIDATION``)."""
 
 from __future__ import annotations
 
@@ -9,30 +13,13 @@ from typing import Any, NewType
 import strawberry
 from strawberry.scalars import JSON
 
+from core.bounds import Unparsed, parse_datetime, parse_decimal
 from core.errors import DomainError
-from core.money import to_decimal
-from core.values import immutable
-
-
-@immutable
-class Unparsed:
-    """An input value that is not a valid Decimal or DateTime, kept instead of failing the whole operation.
-
-    A bad value in one usage record must not sink the other 999 of a recordUsage call, so parsing never raises:
-    per-record validation rejects the record that holds it, and ``errors.UnparsedInputs`` refuses it with a
-    typed INVALID_VALUE on every other field.
-    """
-
-    raw: Any
-    reason: str
-
-    def __repr__(self) -> str:
-        return repr(self.raw)
 
 
 def _parse_decimal(value: Any) -> PyDecimal | Unparsed:
     try:
-        return to_decimal(value)
+        return parse_decimal(value)
     except DomainError as exc:
         return Unparsed(value, exc.message)
 
@@ -41,12 +28,9 @@ def _parse_datetime(value: Any) -> datetime | Unparsed:
     if not isinstance(value, str):
         return Unparsed(value, "DateTime must be an ISO 8601 string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return Unparsed(value, f"{value!r} is not an ISO 8601 date-time")
-    if parsed.tzinfo is None:
-        return Unparsed(value, f"DateTime {value!r} needs a UTC offset (e.g. 2026-07-01T00:00:00Z)")
-    return parsed.astimezone(UTC)
+        return parse_datetime(value)
+    except DomainError as exc:
+        return Unparsed(value, exc.message)
 
 
 def _serialize_datetime(value: datetime) -> str:
@@ -66,4 +50,4 @@ DateTime = strawberry.scalar(
     description="ISO 8601 date-time with an offset; stored and returned in UTC.",
 )
 
-__all__ = ["Decimal", "DateTime", "JSON"]
+__all__ = ["Decimal", "DateTime", "JSON", "Unparsed"]

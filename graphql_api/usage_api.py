@@ -113,7 +113,9 @@ class UsageMutation:
         return RecordUsagePayload.from_results(results)
 
     @strawberry.mutation(permission_classes=[CanRecordUsage],
-                         description="Send ERROR and WARNING_UNRATED records back to NEW: they are processed again.")
+                         description="Send ERROR and WARNING_UNRATED records back to NEW: they are processed again. "
+                                     "A record still NEW long after it arrived (its stream batch was given up on; "
+                                     "the age is a deployment setting) can be set to NEW again too.")
     async def set_usage_status(self, info: Info, ids: list[strawberry.ID],
                                status: UsageStatus) -> SetUsageStatusPayload:  # type: ignore[valid-type]
         record_ids = [record_id_of(i) or f"?{i}" for i in ids]  # a malformed id names no record: NOT_FOUND

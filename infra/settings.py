@@ -40,6 +40,10 @@ class Settings:
     key_cache_seconds: float = 5.0
     #: a request body not fully received within this many seconds is refused (HTTP 408)
     body_read_timeout_seconds: float = 10.0
+    #: reconciliation reports usage records still NEW this long after they were received (or last rated)
+    stale_new_after_s: int = 900
+    #: the stream functions' on-failure queues, whose depth reconciliation reports (empty: not checked)
+    stream_failure_queue_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -67,6 +71,9 @@ class Settings:
             introspection=e.get("GRAPHQL_INTROSPECTION", "on").strip().lower() not in ("off", "false", "0", "no"),
             key_cache_seconds=float(e.get("API_KEY_CACHE_SECONDS", "5")),
             body_read_timeout_seconds=float(e.get("GRAPHQL_BODY_READ_TIMEOUT_SECONDS", "10")),
+            stale_new_after_s=int(e.get("USAGE_STALE_NEW_AFTER_S", "900")),
+            stream_failure_queue_urls=tuple(u.strip() for u in e.get("STREAM_FAILURE_QUEUE_URLS", "").split(",")
+                                            if u.strip()),
         )
 
 

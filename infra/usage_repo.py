@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import bulk_writer_client
+from infra.settings import get_settings
 from infra.table_repo import TableRepository
 
 if TYPE_CHECKING:  # ingestion's rules are imported by its composition below: rating reads records without them
@@ -497,4 +498,6 @@ def usage_ingestion(tenant: str, catalog: CatalogRepository | None = None, recor
 
     kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
     catalog_source = RepositoryCatalog(catalog or CatalogRepository(tenant))
-    return Ingestion(tenant, records or UsageRepository(tenant), catalog_source, period_gate(tenant), **kwargs)
+    stale_after = timedelta(seconds=get_settings().stale_new_after_s)
+    return Ingestion(tenant, records or UsageRepository(tenant), catalog_source, period_gate(tenant),
+                     stale_after=stale_after, **kwargs)

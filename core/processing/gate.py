@@ -38,7 +38,10 @@ def booking_period(record: UsageRecord, catalog: CatalogView, subscriptions: tup
     res = resolve_record(record, catalog, subscriptions)
     if not isinstance(res, Resolution):
         return None
-    period = res.billing.period(res.at)
+    try:
+        period = res.billing.period(res.at)
+    except (ArithmeticError, ValueError):  # terms beyond the calendar: rating makes the record ERROR RATING_FAILED
+        return None
     key = SummaryKey(record.account_external_id, res.binding_target, res.resource.code, period.start)
     return BookingPeriod(key, period, closes_at(period, res.policy.rating_delay_days))
 

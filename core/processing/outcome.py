@@ -28,6 +28,9 @@ class RatingCode(StrEnum):
     UNKNOWN_ORIGINAL = "UNKNOWN_ORIGINAL"
     PEAK_CORRECTION = "PEAK_CORRECTION"
     INCONSISTENT_DATA = "INCONSISTENT_DATA"
+    #: a computation with the record's values left Decimal's (or the calendar's) range: a value stored before
+    #: ``core.bounds`` existed, or a combination of in-bounds values too large together
+    RATING_FAILED = "RATING_FAILED"
     # WARNING_UNRATED: nothing to rate it against
     NO_SUBSCRIPTION = "NO_SUBSCRIPTION"
     UNKNOWN_SUBSCRIPTION = "UNKNOWN_SUBSCRIPTION"

@@ -105,10 +105,30 @@ def rate_record(record: UsageRecord, context: RatingContext, books: Books, seen:
     except DomainError as exc:  # the data behind the record is inconsistent (e.g. a wallet vanished)
         result = Problem.error(RatingCode.INCONSISTENT_DATA,
                                f"{exc.message}; fix the data and set the record back to NEW")
+    except RATING_FAILURES as exc:  # values out of range: this record fails, never the batch
+        result = rating_failed(record, exc)
     if isinstance(result, Problem):
         books.restore(saved)
         return Outcome.problem(record.id, account, record.attempt, result, now)
     return result
+
+
+#: What a record's own values can raise while it is priced and drawn down: decimal.InvalidOperation, Overflow,
+#: DivisionByZero (ArithmeticError), a date beyond the calendar (OverflowError, ValueError). Anything else — a bug,
+#: or storage failing in a port — still fails the batch, which the stream delivers again.
+RATING_FAILURES: tuple[type[Exception], ...] = (ArithmeticError, ValueError)
+
+
+def rating_failed(record: UsageRecord, exc: Exception) -> Problem:
+    """ERROR RATING_FAILED for a record whose pricing or drawdown left the range of exact arithmetic."""
+    what = f"{record.quantity} {record.unit_code or ''}".strip() if record.quantity is not None else "its values"
+    return Problem.error(
+        RatingCode.RATING_FAILED,
+        f"rating this record failed: a computation with its quantity ({what}), the catalog values it is priced "
+        f"with (rate, tiers, conversion factor, tokens per unit, grants) or its subscription's terms left the range "
+        f"of exact arithmetic or of the calendar "
+        f"({type(exc).__name__}); correct the record (amendUsage), the catalog or the subscription (see the "
+        "README's input bounds) and set the record back to NEW")
 
 
 # ---------------------------------------------------------------------------------------------- usage

@@ -101,3 +101,26 @@ def test_a_rerun_reports_its_own_rows_accepted_and_real_repeats_duplicate() -> N
     assert [r["outcome"] for r in report_rows(other)] == ["DUPLICATE", "DUPLICATE"]
     stored: UsageRecord = next(iter(store.items.values()))
     assert stored.source == "s3://b/k@e1#L2" and replace(stored, source=None).quantity == Decimal(1)
+
+
+def test_hostile_values_in_a_file_reject_their_row_only() -> None:
+    # GIVEN a JSON Lines file with good rows around 1e309, 1E+999999999, 45 digits (as numbers and strings), a
+    # lone surrogate sent as the JSON escape "\ud800", and a start time that underflows on conversion to UTC
+    def row(key: str, quantity: str = '"1"', start: str = "2026-07-01T00:00:00Z") -> str:
+        return (f'{{"idempotencyKey": "{key}", "accountExternalId": "acme", "resourceCode": "DATA", '
+                f'"quantity": {quantity}, "startTime": "{start}"}}\n')
+
+    body = (row("good-1") + row("json-number", "1e309") + row("overflow", '"1E+999999999"')
+            + row("digits", "1" * 45) + row("\\ud800") + row("early", start="0001-01-01T00:00:00+01:00")
+            + row("good-2"))
+    store, out = MemoryStore(), io.StringIO()
+    # WHEN it is ingested
+    totals = ingest_lines(lines(body), FileFormat.JSON_LINES, CountingIngestion(store), "s3://b/k@e1", out)
+    # THEN only the hostile rows are rejected, each with INVALID_VALUE on its field, and the report is UTF-8 text
+    report = report_rows(out)
+    assert [(r["outcome"], r["errorCodes"]) for r in report] == [
+        ("ACCEPTED", ""), ("REJECTED", "INVALID_VALUE"), ("REJECTED", "INVALID_VALUE"), ("REJECTED", "INVALID_VALUE"),
+        ("REJECTED", "INVALID_VALUE"), ("REJECTED", "INVALID_VALUE"), ("ACCEPTED", "")]
+    assert (totals.accepted, totals.rejected) == (2, 5)
+    out.getvalue().encode("utf-8")
+    assert len(store.items) == 2

@@ -217,6 +217,25 @@ def test_requeue_sends_errors_and_unrated_back_once(ingestion: Ingestion, store:
     assert (refused.value.code, refused.value.field) == (ErrorCode.INVALID_VALUE, "status")
 
 
+def test_a_new_record_never_rated_past_the_stale_age_can_be_sent_to_new_again(store: MemoryStore) -> None:
+    # GIVEN ingestion whose stale age is 15 minutes, and a NEW record received at NOW (never rated: its stream
+    # batch was given up on)
+    from datetime import timedelta
+
+    clock = [NOW]
+    ingestion = Ingestion(TENANT, store, FixedCatalog(), clock=lambda: clock[0], stale_after=timedelta(minutes=15))
+    [r] = ingestion.record([usage(idempotency_key="a")])
+    assert r.record is not None
+    # WHEN it is set to NEW within the stale age THEN it is refused (it is waiting to be rated), saying when it can
+    [early] = ingestion.requeue([r.record.id])
+    assert early.errors[0].code == ErrorCode.STATUS_FORBIDS and "900 s" in early.errors[0].message
+    # WHEN it has waited longer THEN it is NEW again at the next attempt (a new stream event rates it, once)
+    clock[0] = NOW + timedelta(minutes=16)
+    [late] = ingestion.requeue([r.record.id])
+    assert late.errors == () and late.record is not None
+    assert (late.record.status, late.record.attempt) == (UsageStatus.NEW, 1)
+
+
 def test_a_corrected_record_is_not_sent_back_to_new(ingestion: Ingestion, store: MemoryStore) -> None:
     [r] = ingestion.record([usage(idempotency_key="a")])
     assert r.record is not None

@@ -154,6 +154,46 @@ def test_a_prerated_record_on_tiered_pricing_is_an_error_saying_so() -> None:
     assert store.summaries == {}
 
 
+@pytest.mark.parametrize("rate,quantity", [("1E+100", "900000000000000"), ("1E+30", "5000"),
+                                           ("999999999999999999999999999", "10000")])
+def test_a_record_whose_pricing_leaves_decimal_range_fails_alone(rate: str, quantity: str) -> None:
+    # GIVEN a text rate no input passes any more (as stored before the bounds existed), and good usage around it
+    world = cell_phone_plan(World())
+    world.entries[0] = replace(world.entries[0], rate=D(rate))
+    world.subscribe("S1", "acme", "CELL")
+    store = Store(world)
+    # WHEN a batch holds text overage priced at it between a record within the grant and data overage
+    result = store.run([usage("small", "acme", "TEXTS", "100"), usage("huge", "acme", "TEXTS", quantity),
+                        usage("data", "acme", "DATA", "3", unit="GB")])
+    # THEN that record alone is ERROR RATING_FAILED, saying what to do; the others are rated, nothing of it booked
+    outcome = result.outcomes[1]
+    assert (outcome.status, outcome.error_code) == (UsageStatus.ERROR, RatingCode.RATING_FAILED)
+    assert "set the record back to NEW" in (outcome.error_message or "")
+    assert statuses(result) == [UsageStatus.PROCESSED, UsageStatus.ERROR, UsageStatus.PROCESSED]
+    assert store.summary("acme", "TEXTS").consumed_quantity == 100
+    assert store.summary("acme", "DATA").amount == D("1.25")
+    assert store.balance("SUBSCRIPTION:S1|TEXTS") == 3900
+    assert drift_of(store) == []
+
+
+def test_a_billing_term_beyond_the_calendar_fails_its_records_not_the_batch() -> None:
+    # GIVEN two accounts, one subscribed with a billing term of 2^31 months (stored before terms were bounded)
+    from core.processing.gate import booking_period
+
+    world = cell_phone_plan(World())
+    world.subscribe("S1", "acme", "CELL")
+    world.subscribe("S2", "huge", "CELL")
+    world.subscriptions["huge"] = [replace(world.subscriptions["huge"][0], billing_term=2 ** 31)]
+    store = Store(world)
+    records = [usage("a", "acme", "TEXTS", "10"), usage("b", "huge", "TEXTS", "10")]
+    # WHEN its record's period is asked for THEN it has none (the period gate and storage's prediction skip it)
+    assert booking_period(records[1], world.view(), tuple(world.subscriptions["huge"])) is None
+    # AND WHEN the batch is rated THEN that record alone is ERROR RATING_FAILED
+    result = store.run(records)
+    assert [(o.status, o.error_code) for o in result.outcomes] == [
+        (UsageStatus.PROCESSED, None), (UsageStatus.ERROR, RatingCode.RATING_FAILED)]
+
+
 @pytest.mark.parametrize("record,status,code", [
     (usage("a", "nobody", "TEXTS", "1"), UsageStatus.WARNING_UNRATED, RatingCode.NO_SUBSCRIPTION),
     (usage("b", "acme", "TEXTS", "1", subscription="S9"), UsageStatus.WARNING_UNRATED,
