@@ -3,20 +3,29 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The suite runs on Python 3.13 too, in its own virtualenv (scripts/find-python.sh says where 3.13 was found, or
+# how to get it: pyenv's versions, PYENV_VERSION, PYTHON313=/path/to/python3.13, or python3.13 on PATH).
+VENV313 := .venv313
+STAMP313 := $(VENV313)/.installed
 
-.PHONY: serve test test-moto test-ddblocal check-template lint schema bench install clean
+.PHONY: serve test test-moto test-ddblocal test-313 check-template lint schema bench install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+$(STAMP313): requirements.txt requirements-dev.txt
+	test -x $(VENV313)/bin/python || { py=$$(bash scripts/find-python.sh 3.13) && $$py -m venv $(VENV313); }
+	$(VENV313)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP313)
+
 install: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python -m infra.local.serve
 
-test: test-moto test-ddblocal
+test: test-moto test-ddblocal test-313
 
 # The whole suite on moto's server (the embedded store).
 test-moto: $(STAMP)
@@ -26,6 +35,10 @@ test-moto: $(STAMP)
 # worker installs it into .cache/ (locked), and each xdist worker runs its own in-memory instance for its session.
 test-ddblocal: $(STAMP)
 	USAGE_TEST_STORE=dynamodb-local $(BIN)/python -m pytest -n 2 tests/integration tests/e2e
+
+# The whole suite on moto again, on Python 3.13.
+test-313: $(STAMP313)
+	$(VENV313)/bin/python -m pytest -n 2 tests
 
 # cfn-lint, `sam validate --lint` and `sam build` (pinned tools in .venv-sam).
 check-template:
@@ -42,4 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache
+	rm -rf $(VENV) $(VENV313) .venv-sam .aws-sam .pytest_cache
