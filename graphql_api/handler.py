@@ -1,4 +1,9 @@
-"""Lambda entry point: the Starlette app behind Mangum (API Gateway HTTP API, payload v2)."""
+"""Lambda entry point: the Starlette app behind Mangum (API Gateway HTTP API, payload v2).
+
+The app's modules (Strawberry, Starlette, the schema, built once at import) are imported at init, which SnapStart
+snapshots (template.yaml): a restored instance starts with them loaded. Clients and tables are bound on the first
+call, after any restore, so no connection or credential is ever taken from a snapshot.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,15 @@ from typing import Any
 
 from mangum import Mangum
 
+from graphql_api.app import create_app
+from infra.bootstrap import connect
+
 _handler: Mangum | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _handler
-    if _handler is None:  # cold start: bind to the configured tables once, never at import time
-        from graphql_api.app import create_app
-        from infra.bootstrap import connect
-
+    if _handler is None:  # first call (after init, or after a SnapStart restore): bind to the configured tables once
         connect(create_tables=False)
         _handler = Mangum(create_app(), lifespan="off")
     return _handler(event, context)  # type: ignore[no-any-return]
