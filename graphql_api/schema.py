@@ -6,11 +6,13 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
 from graphql_api.errors import DomainErrorCodes, UnparsedInputs, should_mask
+from graphql_api.scalars import SCALARS
 from graphql_api.setup_api import SetupMutation, SetupQuery
 from graphql_api.summaries_api import SummariesQuery
 from graphql_api.types.catalog import POLICY_TYPES
@@ -40,6 +42,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         types=POLICY_TYPES,
         extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 

@@ -9,7 +9,6 @@ import strawberry
 
 from core import subscriptions as s
 from core import wallets as w
-from core.grants import BucketSource as _BucketSource
 from core.grants import BucketState
 from core.money import normalize_quantity
 from graphql_api.context import Info
@@ -18,16 +17,13 @@ from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import Product, UnitOfMeasure, UsageResource, required_unit, resource_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
-from graphql_api.types.enums import PeriodUnit
+from graphql_api.types.enums import BindingTarget, BucketSource, LedgerEntryType, PeriodUnit
 from graphql_api.types.summaries import UsageSummary, account_summaries
 from graphql_api.types.usage import UsageRecord, UsageStatus, account_usage_records
 
 if TYPE_CHECKING:
     from infra.wallets_repo import WalletView
 
-BindingTarget = strawberry.enum(s.BindingTarget, description="Whose wallet a subscription's grants fill.")
-BucketSource = strawberry.enum(_BucketSource)
-LedgerEntryType = strawberry.enum(w.LedgerEntryType)
 
 
 @strawberry.type(description="One change of one bucket's balance; quantity is signed (credits +, debits −).")

@@ -184,7 +184,8 @@ class CommitmentPolicy(PolicyRecord):
 def policy_from_domain(p: c.Policy) -> PolicyRecord:
     base: dict[str, Any] = {"id": to_global_id("Policy", p.id), "name": p.name, "kind": p.kind, "status": p.status}
     if p.kind == c.PolicyKind.AGGREGATION:
-        return AggregationPolicy(**base, method=p.aggregation_method, period=p.aggregation_period)
+        return AggregationPolicy(**base, method=p.aggregation_method or c.AggregationMethod.SUM,
+                                 period=p.aggregation_period or c.AggregationPeriod.MONTHLY)
     if p.kind == c.PolicyKind.RATING_FREQUENCY:
         return RatingFrequencyPolicy(**base, period=p.rating_period or c.AggregationPeriod.MONTHLY,
                                      delay=p.delay or 0, delay_unit=p.delay_unit or "DAY")
@@ -197,7 +198,7 @@ def policy_from_domain(p: c.Policy) -> PolicyRecord:
         return GrantRolloverPolicy(**base, rollover_allowed=bool(p.rollover_allowed),
                                    rollover_can_expire=bool(p.rollover_can_expire),
                                    maximum_rollover_count=p.maximum_rollover_count)
-    return CommitmentPolicy(**base, commitment_rate=p.commitment_rate)
+    return CommitmentPolicy(**base, commitment_rate=p.commitment_rate or c.CommitmentRate.LOWEST_COMMITMENT_RATE)
 
 
 async def policy_by_id(info: Info, policy_id: str | None) -> PolicyRecord | None:

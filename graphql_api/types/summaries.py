@@ -17,8 +17,8 @@ from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import UnitOfMeasure, UsageResource, required_unit, resource_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
+from graphql_api.types.enums import SummaryStatus
 
-SummaryStatus = strawberry.enum(s.SummaryStatus, description="OPEN → COMPLETE (frozen) → INVOICED.")
 KIND = "UsageSummary"
 SummaryRef = tuple[str, str]
 

@@ -15,15 +15,12 @@ from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import UnitOfMeasure, UsageResource, resource_by_code, unit_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
+from graphql_api.types.enums import CorrectionKind, IngestOutcome, UsageStatus
 from graphql_api.types.summaries import UsageSummary, summary_of
 
 if TYPE_CHECKING:
     from core.ingestion import Correction, IngestResult, RequeueResult
 
-UsageStatus = strawberry.enum(u.UsageStatus, description="NEW → PROCESSED, or ERROR / WARNING_UNRATED.")
-IngestOutcome = strawberry.enum(u.IngestOutcome)
-CorrectionKind = strawberry.enum(u.CorrectionKind, description="VOID: the original never happened. AMEND: the "
-                                 "original with new values.")
 KIND = "UsageRecord"
 
 
