@@ -41,10 +41,6 @@ def should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, GraphQLError)
 
 
-def format_domain_error(exc: DomainError) -> ExpectedGraphQLError:
-    return ExpectedGraphQLError(exc.message, exc.code, field=exc.field)
-
-
 class DomainErrorCodes(SchemaExtension):
     """A DomainError raised outside a payload (paging, limits) still reaches the client with its code."""
 

@@ -22,4 +22,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _handler is None:  # first call (after init, or after a SnapStart restore): bind to the configured tables once
         connect(create_tables=False)
         _handler = Mangum(create_app(), lifespan="off")
-    return _handler(event, context)  # type: ignore[no-any-return]
+    return _handler(event, context)
