@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from typing import Any
 
 from tests.builders import cell_phone_plan
@@ -57,3 +58,21 @@ def test_lambda_handler_health(store_endpoint: str) -> None:
     event["requestContext"]["http"].update(method="GET", path="/health")
     response = invoke(event)
     assert response["statusCode"] == 200 and body_of(response) == {"status": "ok"}
+
+
+def test_the_first_call_seeds_random_again_so_instances_restored_from_one_snapshot_jitter_apart(
+        store_endpoint: str, monkeypatch: Any) -> None:
+    # GIVEN an instance whose random state is the snapshot's (the same in every instance restored from it)
+    import graphql_api.handler
+
+    monkeypatch.setattr(graphql_api.handler, "_handler", None)
+    random.seed(7)
+    snapshot_sequence = [random.random() for _ in range(3)]
+    random.seed(7)
+    # WHEN its first request arrives
+    event = load_event("http_api_graphql")
+    event.update(rawPath="/health", body=None)
+    event["requestContext"]["http"].update(method="GET", path="/health")
+    assert invoke(event)["statusCode"] == 200
+    # THEN its random numbers no longer follow the snapshot's
+    assert [random.random() for _ in range(3)] != snapshot_sequence
