@@ -18,6 +18,10 @@ The "libraries" column is the same measure for the third-party modules alone tha
 under each figure that no change to the project's own modules can go below.
 
 Targets: ≤ 1.5 for the stream handlers (rate, summarize), ≤ 3 for the API.
+
+The interpreter measured is the one running the benchmark, or COLDSTART_PYTHON (e.g. `.venv313/bin/python`, a
+virtualenv with requirements-dev.txt installed): `COLDSTART_PYTHON=.venv313/bin/python .venv/bin/python -m bench
+coldstart` measures the import costs on Python 3.13, the template's runtime.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ TARGETS = {"RateFunction": 1.5, "SummarizeFunction": 1.5, "ApiFunction": 3.0}
 HEAVY = ("strawberry", "starlette", "mangum", "moto")
 PACKAGES = ("core", "infra", "functions", "graphql_api")  # what an artifact holds of the project (compiled)
 LIBRARIES = "/libraries"  # sample key suffix: a handler's third-party imports alone
+PYTHON = os.environ.get("COLDSTART_PYTHON") or sys.executable
 
 _PROBE = """
 import json, sys, time
@@ -81,12 +86,12 @@ def probe_env(pycache: Path) -> dict[str, str]:
 
 def compile_project(env: dict[str, str]) -> None:
     """The project's bytecode as deploy/Makefile ships it: unchecked-hash pycs, here in the private cache."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+    subprocess.run([PYTHON, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
                     *PACKAGES], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
 
 
 def measure(modules: list[str], env: dict[str, str]) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-c", _PROBE, *modules], capture_output=True, text=True, cwd=ROOT,
+    done = subprocess.run([PYTHON, "-c", _PROBE, *modules], capture_output=True, text=True, cwd=ROOT,
                           env=env, check=False, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"importing {modules} failed:\n{done.stderr}")
@@ -123,6 +128,9 @@ def sample(plans: dict[str, list[str]], env: dict[str, str]) -> tuple[dict[str, 
 def report(ready: list[LambdaFunction], pending: list[LambdaFunction], samples: dict[str, list[float]],
            heavy: dict[str, list[str]]) -> None:
     baseline = statistics.median(samples[BASELINE])
+    version = subprocess.run([PYTHON, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    print(f"Python {version} ({PYTHON})")
     print(f"import {BASELINE}: {baseline * 1000:.0f} ms CPU (median of {RUNS} fresh interpreters)")
     print(f"{'function':<22} {'handler':<38} {'CPU ms':>6} {'ratio':>6} {'target':>10} {'libraries':>9}  "
           "also imports")

@@ -131,7 +131,7 @@ def periods_between(
     until: datetime,
 ) -> Iterator[Period]:
     """Every billing period that overlaps ``[since, until)``, in order and unclipped."""
-    start, first_full, months, anchor_day = _anchor(start_date, term, unit, billing_day_of_month)
+    start, *_ = _anchor(start_date, term, unit, billing_day_of_month)
     until = as_utc(until)
     since = max(as_utc(since), start)
     if since >= until:

@@ -299,11 +299,6 @@ def build_subscription(request: SubscriptionRequest, offer: ProductOffer, create
     )
 
 
-def new_account(request: SubscriptionRequest, created_at: datetime) -> Account:
-    name = request.account_name.strip() if request.account_name else None
-    return Account(request.account_external_id, name, created_at)
-
-
 # ---------------------------------------------------------------------------------------------- matching and wallets
 def matching_subscriptions(subscriptions: Iterable[Subscription], resource_code: str, at: datetime,
                            subscription_external_id: str | None = None) -> list[Subscription]:

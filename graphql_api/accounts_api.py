@@ -25,15 +25,15 @@ class CreateSubscriptionInput:
     external_id: str
     account_external_id: str
     product_code: str
-    start_date: DateTime  # type: ignore[valid-type]
+    start_date: DateTime
     account_name: str | None = None
-    quantity: DecimalScalar = Decimal(1)  # type: ignore[valid-type]
-    end_date: DateTime | None = None  # type: ignore[valid-type]
+    quantity: DecimalScalar = Decimal(1)
+    end_date: DateTime | None = None
     billing_term: int = 1
-    billing_term_unit: PeriodUnit = _PeriodUnit.MONTH  # type: ignore[valid-type]
+    billing_term_unit: PeriodUnit = _PeriodUnit.MONTH
     billing_day_of_month: int | None = strawberry.field(
         default=None, description="1–31, clamped to short months' last day; default: the start date's day.")
-    binding_target: t.BindingTarget | None = strawberry.field(  # type: ignore[valid-type]
+    binding_target: t.BindingTarget | None = strawberry.field(
         default=None, description="SELF or ACCOUNT. Omitted: the product's ACTIVE grant binding policy decides "
                                   "(TARGET/ACCOUNT → ACCOUNT), else SELF.")
 
@@ -50,20 +50,20 @@ class CreateSubscriptionInput:
                               "period is prorated by days (never more than paid for); full shares from the next.")
 class AmendSubscriptionInput:
     external_id: str
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    effective_date: DateTime  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    effective_date: DateTime
 
 
 @strawberry.input(description="End the subscription: its buckets end then, later usage is WARNING_UNRATED.")
 class CancelSubscriptionInput:
     external_id: str
-    end_date: DateTime  # type: ignore[valid-type]
+    end_date: DateTime
 
 
 @strawberry.input(description="Extend the term to endDate, or by a number of billing terms (give one of them).")
 class RenewSubscriptionInput:
     external_id: str
-    end_date: DateTime | None = None  # type: ignore[valid-type]
+    end_date: DateTime | None = None
     terms: int | None = None
 
 

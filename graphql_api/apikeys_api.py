@@ -22,7 +22,7 @@ from graphql_api.types.enums import Role
 @strawberry.input
 class CreateApiKeyInput:
     name: str = strawberry.field(description="What or who uses the key (1–100 characters).")
-    roles: list[Role] = strawberry.field(  # type: ignore[valid-type]
+    roles: list[Role] = strawberry.field(
         description="At least one: ADMIN (everything), PARTNER (record and read usage), VIEWER (read only).")
 
 

@@ -87,7 +87,7 @@ def now() -> datetime:
 class UnitOfMeasureInput:
     unit_code: str
     name: str
-    conversion_factor: DecimalScalar  # type: ignore[valid-type]
+    conversion_factor: DecimalScalar
     decimal_places: int | None = None
     sequence: int | None = None
 
@@ -96,7 +96,7 @@ class UnitOfMeasureInput:
 class CreateUnitOfMeasureClassInput:
     code: str
     name: str
-    type: UnitClassType  # type: ignore[valid-type]
+    type: UnitClassType
     base_unit_code: str
     units: list[UnitOfMeasureInput]
     default_unit_code: str | None = None
@@ -107,7 +107,7 @@ class UpdateUnitOfMeasureClassInput:
     code: str
     name: str | None = UNSET
     default_unit_code: str | None = UNSET
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
@@ -115,7 +115,7 @@ class CreateUnitOfMeasureInput:
     class_code: str
     unit_code: str
     name: str
-    conversion_factor: DecimalScalar  # type: ignore[valid-type]
+    conversion_factor: DecimalScalar
     decimal_places: int | None = None
     sequence: int | None = None
 
@@ -124,9 +124,9 @@ class CreateUnitOfMeasureInput:
 class UpdateUnitOfMeasureInput:
     unit_code: str
     name: str | None = UNSET
-    conversion_factor: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    conversion_factor: DecimalScalar | None = UNSET
     sequence: int | None = UNSET
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
@@ -134,10 +134,10 @@ class CreateUsageResourceInput:
     code: str
     name: str
     unit_of_measure_class_code: str
-    category: ResourceCategory = c.ResourceCategory.USAGE  # type: ignore[valid-type]
+    category: ResourceCategory = c.ResourceCategory.USAGE
     default_unit_code: str | None = None
     token_resource_code: str | None = None
-    tokens_per_unit: DecimalScalar | None = None  # type: ignore[valid-type]
+    tokens_per_unit: DecimalScalar | None = None
     usage_definition_product_code: str | None = None
 
 
@@ -147,30 +147,30 @@ class UpdateUsageResourceInput:
     name: str | None = UNSET
     default_unit_code: str | None = UNSET
     token_resource_code: str | None = UNSET
-    tokens_per_unit: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    tokens_per_unit: DecimalScalar | None = UNSET
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class CreateProductInput:
     code: str
     name: str
-    usage_model_type: UsageModelType  # type: ignore[valid-type]
+    usage_model_type: UsageModelType
 
 
 @strawberry.input
 class UpdateProductInput:
     code: str
     name: str | None = UNSET
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class CreateProductUsageResourceInput:
     product_code: str
     resource_code: str
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None = None  # type: ignore[valid-type]
+    effective_from: DateTime
+    effective_to: DateTime | None = None
     is_optional: bool = False
     token_resource_code: str | None = None
 
@@ -178,63 +178,63 @@ class CreateProductUsageResourceInput:
 @strawberry.input
 class UpdateProductUsageResourceInput:
     id: strawberry.ID
-    effective_from: DateTime | None = UNSET  # type: ignore[valid-type]
-    effective_to: DateTime | None = UNSET  # type: ignore[valid-type]
+    effective_from: DateTime | None = UNSET
+    effective_to: DateTime | None = UNSET
     is_optional: bool | None = UNSET
     token_resource_code: str | None = UNSET
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class CreateProductUsageGrantInput:
     product_usage_resource_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    validity_unit: ValidityUnit  # type: ignore[valid-type]
-    type: GrantType = c.GrantType.GRANT  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    validity_unit: ValidityUnit
+    type: GrantType = c.GrantType.GRANT
     unit_code: str | None = None
     validity_term: int | None = None
-    effective_from: DateTime | None = None  # type: ignore[valid-type]
-    effective_to: DateTime | None = None  # type: ignore[valid-type]
+    effective_from: DateTime | None = None
+    effective_to: DateTime | None = None
     refresh_policy_id: strawberry.ID | None = None
     rollover_policy_id: strawberry.ID | None = None
-    drawdown_order: DrawdownOrder = c.DrawdownOrder.EXPIRING_FIRST  # type: ignore[valid-type]
+    drawdown_order: DrawdownOrder = c.DrawdownOrder.EXPIRING_FIRST
 
 
 @strawberry.input
 class UpdateProductUsageGrantInput:
     id: strawberry.ID
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
     unit_code: str | None = UNSET
     validity_term: int | None = UNSET
-    validity_unit: ValidityUnit | None = UNSET  # type: ignore[valid-type]
-    effective_from: DateTime | None = UNSET  # type: ignore[valid-type]
-    effective_to: DateTime | None = UNSET  # type: ignore[valid-type]
+    validity_unit: ValidityUnit | None = UNSET
+    effective_from: DateTime | None = UNSET
+    effective_to: DateTime | None = UNSET
     refresh_policy_id: strawberry.ID | None = UNSET
     rollover_policy_id: strawberry.ID | None = UNSET
-    drawdown_order: DrawdownOrder | None = UNSET  # type: ignore[valid-type]
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    drawdown_order: DrawdownOrder | None = UNSET
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class CreatePolicyInput:
     """One input for every policy kind; the kind decides which settings are required."""
 
-    kind: PolicyKind  # type: ignore[valid-type]
+    kind: PolicyKind
     name: str
-    aggregation_method: AggregationMethod | None = None  # type: ignore[valid-type]
-    aggregation_period: AggregationPeriod | None = None  # type: ignore[valid-type]
-    rating_period: AggregationPeriod | None = None  # type: ignore[valid-type]
+    aggregation_method: AggregationMethod | None = None
+    aggregation_period: AggregationPeriod | None = None
+    rating_period: AggregationPeriod | None = None
     delay: int | None = None
     delay_unit: str | None = None
     chargeable: bool | None = None
     refresh_allowed: bool | None = None
     refresh_frequency: int | None = None
-    refresh_unit: PeriodUnit | None = None  # type: ignore[valid-type]
+    refresh_unit: PeriodUnit | None = None
     rollover_allowed: bool | None = None
     rollover_can_expire: bool | None = None
     maximum_rollover_count: int | None = None
-    maximum_rollover_quantity: DecimalScalar | None = None  # type: ignore[valid-type]
-    commitment_rate: CommitmentRate | None = None  # type: ignore[valid-type]
+    maximum_rollover_quantity: DecimalScalar | None = None
+    commitment_rate: CommitmentRate | None = None
 
 
 POLICY_SETTINGS = ("aggregation_method", "aggregation_period", "rating_period", "delay", "delay_unit", "chargeable",
@@ -246,21 +246,21 @@ POLICY_SETTINGS = ("aggregation_method", "aggregation_period", "rating_period", 
 class UpdatePolicyInput:
     id: strawberry.ID
     name: str | None = UNSET
-    aggregation_method: AggregationMethod | None = UNSET  # type: ignore[valid-type]
-    aggregation_period: AggregationPeriod | None = UNSET  # type: ignore[valid-type]
-    rating_period: AggregationPeriod | None = UNSET  # type: ignore[valid-type]
+    aggregation_method: AggregationMethod | None = UNSET
+    aggregation_period: AggregationPeriod | None = UNSET
+    rating_period: AggregationPeriod | None = UNSET
     delay: int | None = UNSET
     delay_unit: str | None = UNSET
     chargeable: bool | None = UNSET
     refresh_allowed: bool | None = UNSET
     refresh_frequency: int | None = UNSET
-    refresh_unit: PeriodUnit | None = UNSET  # type: ignore[valid-type]
+    refresh_unit: PeriodUnit | None = UNSET
     rollover_allowed: bool | None = UNSET
     rollover_can_expire: bool | None = UNSET
     maximum_rollover_count: int | None = UNSET
-    maximum_rollover_quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    commitment_rate: CommitmentRate | None = UNSET  # type: ignore[valid-type]
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    maximum_rollover_quantity: DecimalScalar | None = UNSET
+    commitment_rate: CommitmentRate | None = UNSET
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
@@ -275,48 +275,48 @@ class PolicyLinksInput:
 class ResourcePolicyInput:
     resource_code: str
     policies: PolicyLinksInput
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class ProductResourcePolicyInput:
     product_usage_resource_id: strawberry.ID
     policies: PolicyLinksInput
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class GrantBindingPolicyInput:
     product_code: str
-    binding: BindingType = c.BindingType.SELF  # type: ignore[valid-type]
-    target: BindingTargetType | None = None  # type: ignore[valid-type]
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    binding: BindingType = c.BindingType.SELF
+    target: BindingTargetType | None = None
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class CreateRateCardInput:
     name: str
-    type: RateCardType = c.RateCardType.BASE  # type: ignore[valid-type]
-    effective_from: DateTime | None = None  # type: ignore[valid-type]
-    effective_to: DateTime | None = None  # type: ignore[valid-type]
+    type: RateCardType = c.RateCardType.BASE
+    effective_from: DateTime | None = None
+    effective_to: DateTime | None = None
 
 
 @strawberry.input
 class UpdateRateCardInput:
     id: strawberry.ID
     name: str | None = UNSET
-    effective_from: DateTime | None = UNSET  # type: ignore[valid-type]
-    effective_to: DateTime | None = UNSET  # type: ignore[valid-type]
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    effective_from: DateTime | None = UNSET
+    effective_to: DateTime | None = UNSET
+    status: RecordStatus | None = UNSET
 
 
 @strawberry.input
 class RateTierInput:
-    lower_bound: DecimalScalar  # type: ignore[valid-type]
-    adjustment_type: AdjustmentType  # type: ignore[valid-type]
-    adjustment_value: DecimalScalar  # type: ignore[valid-type]
-    upper_bound: DecimalScalar | None = None  # type: ignore[valid-type]
-    flat_fee: DecimalScalar | None = None  # type: ignore[valid-type]
+    lower_bound: DecimalScalar
+    adjustment_type: AdjustmentType
+    adjustment_value: DecimalScalar
+    upper_bound: DecimalScalar | None = None
+    flat_fee: DecimalScalar | None = None
 
     def to_domain(self) -> c.RateTier:
         return c.RateTier(self.lower_bound, self.upper_bound, _AdjustmentType(self.adjustment_type),
@@ -326,13 +326,13 @@ class RateTierInput:
 @strawberry.input
 class CreateRateCardEntryInput:
     rate_card_id: strawberry.ID
-    rate: DecimalScalar  # type: ignore[valid-type]
+    rate: DecimalScalar
     rate_unit_code: str
     resource_code: str | None = None
     product_code: str | None = None
-    effective_from: DateTime | None = None  # type: ignore[valid-type]
-    effective_to: DateTime | None = None  # type: ignore[valid-type]
-    tier_mode: TierMode | None = None  # type: ignore[valid-type]
+    effective_from: DateTime | None = None
+    effective_to: DateTime | None = None
+    tier_mode: TierMode | None = None
     tiers: list[RateTierInput] | None = None
     negotiable: bool = False
 
@@ -340,13 +340,13 @@ class CreateRateCardEntryInput:
 @strawberry.input
 class UpdateRateCardEntryInput:
     id: strawberry.ID
-    rate: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    rate: DecimalScalar | None = UNSET
     rate_unit_code: str | None = UNSET
-    effective_from: DateTime | None = UNSET  # type: ignore[valid-type]
-    effective_to: DateTime | None = UNSET  # type: ignore[valid-type]
-    tier_mode: TierMode | None = UNSET  # type: ignore[valid-type]
+    effective_from: DateTime | None = UNSET
+    effective_to: DateTime | None = UNSET
+    tier_mode: TierMode | None = UNSET
     negotiable: bool | None = UNSET
-    status: RecordStatus | None = UNSET  # type: ignore[valid-type]
+    status: RecordStatus | None = UNSET
 
 
 def policy_set(links: PolicyLinksInput) -> c.PolicySet:
@@ -384,8 +384,8 @@ class CatalogQuery:
 
     @strawberry.field(permission_classes=[CanRead])
     async def products(self, info: Info, first: int | None = 20, after: str | None = None,
-                       usage_model_type: UsageModelType | None = None,  # type: ignore[valid-type]
-                       status: RecordStatus | None = None) -> Connection[t.Product]:  # type: ignore[valid-type]
+                       usage_model_type: UsageModelType | None = None,
+                       status: RecordStatus | None = None) -> Connection[t.Product]:
         size = page_size(first)
         after_code = decode_cursor(after)
 
@@ -417,7 +417,7 @@ class CatalogQuery:
         return [t.UnitOfMeasureClass.from_domain(k) for k in sorted(classes.values(), key=lambda k: k.code)]
 
     @strawberry.field(permission_classes=[CanRead])
-    async def policies(self, info: Info, kind: PolicyKind | None = None) -> list[AnyPolicy]:  # type: ignore[valid-type]
+    async def policies(self, info: Info, kind: PolicyKind | None = None) -> list[AnyPolicy]:
         found = (await info.context.loaders.policies()).values()
         return [t.policy_from_domain(p) for p in sorted(found, key=lambda p: (p.kind, p.name, p.id))
                 if kind is None or p.kind == kind]
@@ -566,13 +566,13 @@ class CatalogMutation:
 
     # ---- policies
     @strawberry.mutation(permission_classes=[CanConfigure])
-    async def create_policy(self, info: Info, input: CreatePolicyInput) -> Payload[AnyPolicy]:  # type: ignore[valid-type]
+    async def create_policy(self, info: Info, input: CreatePolicyInput) -> Payload[AnyPolicy]:
         settings = {n: getattr(input, n) for n in POLICY_SETTINGS}
         policy = c.Policy(new_ulid(), input.kind, input.name, **settings)
         return await mutate(info, lambda s: s.create(policy), t.policy_from_domain)
 
     @strawberry.mutation(permission_classes=[CanConfigure])
-    async def update_policy(self, info: Info, input: UpdatePolicyInput) -> Payload[AnyPolicy]:  # type: ignore[valid-type]
+    async def update_policy(self, info: Info, input: UpdatePolicyInput) -> Payload[AnyPolicy]:
         changes = changes_of(input, "name", "status", *POLICY_SETTINGS)
         return await mutate(info, lambda s: s.update(c.Policy, key_of(input.id, "Policy"), changes),
                             t.policy_from_domain)

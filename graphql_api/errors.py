@@ -47,10 +47,6 @@ def should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, GraphQLError)
 
 
-def format_domain_error(exc: DomainError) -> ExpectedGraphQLError:
-    return ExpectedGraphQLError(exc.message, exc.code, field=exc.field)
-
-
 def typed(error: GraphQLError) -> GraphQLError:
     """The error a client may see for ``error``: storage failures and invalid variables become typed errors.
 
@@ -81,8 +77,8 @@ class DomainErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         errors = (result.errors if result else None) or []
-        for index, error in enumerate(errors):
-            errors[index] = error = typed(error)
+        for index, raw in enumerate(errors):
+            errors[index] = error = typed(raw)
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code, "field": original.field}

@@ -78,19 +78,19 @@ class CatalogLoaders:
 
     async def unit_classes(self) -> dict[str, UnitOfMeasureClass]:
         classes, _ = await self._uom.get()
-        return classes  # type: ignore[no-any-return]
+        return classes
 
     async def units(self) -> dict[str, UnitOfMeasure]:
         _, units = await self._uom.get()
-        return units  # type: ignore[no-any-return]
+        return units
 
     async def rate_cards(self) -> dict[str, RateCard]:
         cards, _ = await self._rates.get()
-        return cards  # type: ignore[no-any-return]
+        return cards
 
     async def rate_entries(self) -> list[RateCardEntry]:
         _, entries = await self._rates.get()
-        return entries  # type: ignore[no-any-return]
+        return entries
 
     async def policies(self) -> dict[str, Policy]:
-        return await self._policies.get()  # type: ignore[no-any-return]
+        return await self._policies.get()

@@ -7,12 +7,13 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from core.auth import Action
+from core.errors import ErrorCode
 
 
 class _Requires(BasePermission):
     action: Action
     message = "your API key's roles do not allow this operation"
-    error_extensions = {"code": "FORBIDDEN"}
+    error_extensions = {"code": ErrorCode.FORBIDDEN}
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         principal = info.context.principal

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal as PyDecimal
-from typing import Any, NewType
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.scalar import ScalarDefinition
 
 from core.bounds import Unparsed, parse_datetime, parse_decimal
 from core.errors import DomainError
@@ -37,17 +38,25 @@ def _serialize_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-Decimal = strawberry.scalar(
-    NewType("Decimal", PyDecimal),
-    serialize=lambda v: format(v, "f"),
-    parse_value=_parse_decimal,
-    description="An exact decimal number, as a string (\"12.50\").",
-)
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
-    serialize=_serialize_datetime,
-    parse_value=_parse_datetime,
-    description="ISO 8601 date-time with an offset; stored and returned in UTC.",
-)
+#: The GraphQL scalars of the schema, by the Python type they stand for (`StrawberryConfig(scalar_map=SCALARS)`): a
+#: field annotated `Decimal` or `datetime` is one of these, so annotations are plain types a type checker reads.
+SCALARS: dict[object, ScalarDefinition] = {
+    PyDecimal: strawberry.scalar(
+        name="Decimal",
+        serialize=lambda v: format(v, "f"),
+        parse_value=_parse_decimal,
+        description="An exact decimal number, as a string (\"12.50\").",
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        serialize=_serialize_datetime,
+        parse_value=_parse_datetime,
+        description="ISO 8601 date-time with an offset; stored and returned in UTC.",
+    ),
+}
 
-__all__ = ["Decimal", "DateTime", "JSON", "Unparsed"]
+#: The names the type modules annotate with (the GraphQL scalar names); they are the Python types themselves.
+Decimal = PyDecimal
+DateTime = datetime
+
+__all__ = ["Decimal", "DateTime", "JSON", "SCALARS", "Unparsed"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import MaskErrors, MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
@@ -13,6 +14,7 @@ from graphql_api.apikeys_api import ApiKeysMutation, ApiKeysQuery
 from graphql_api.catalog_api import CatalogMutation, CatalogQuery
 from graphql_api.errors import DomainErrorCodes, LoggedSchema, UnparsedInputs, should_mask
 from graphql_api.limits import DocumentLimits, Executor
+from graphql_api.scalars import SCALARS
 from graphql_api.setup_api import SetupMutation, SetupQuery
 from graphql_api.summaries_api import SummariesMutation, SummariesQuery
 from graphql_api.types.catalog import POLICY_TYPES
@@ -57,6 +59,7 @@ def build_schema() -> strawberry.Schema:
         types=POLICY_TYPES,
         extensions=extensions,
         execution_context_class=Executor,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 

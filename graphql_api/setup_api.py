@@ -37,10 +37,10 @@ MAX_PRODUCTS_PER_VALIDATION = 10
 class NewUsageResourceInput:
     name: str
     unit_of_measure_class_code: str
-    category: ResourceCategory = c.ResourceCategory.USAGE  # type: ignore[valid-type]
+    category: ResourceCategory = c.ResourceCategory.USAGE
     default_unit_code: str | None = None
     token_resource_code: str | None = None
-    tokens_per_unit: DecimalScalar | None = None  # type: ignore[valid-type]
+    tokens_per_unit: DecimalScalar | None = None
 
     def to_domain(self) -> "NewResource":
         from core.guided_setup import NewResource
@@ -51,16 +51,16 @@ class NewUsageResourceInput:
 
 @strawberry.input
 class GuidedGrantInput:
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    validity_unit: ValidityUnit  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    validity_unit: ValidityUnit
     unit_code: str | None = None
     validity_term: int | None = None
     refresh_every: int | None = None
-    refresh_unit: PeriodUnit | None = None  # type: ignore[valid-type]
+    refresh_unit: PeriodUnit | None = None
     rollover: bool | None = None
     maximum_rollover_count: int | None = None
-    drawdown_order: DrawdownOrder | None = None  # type: ignore[valid-type]
-    maximum_rollover_quantity: DecimalScalar | None = None  # type: ignore[valid-type]
+    drawdown_order: DrawdownOrder | None = None
+    maximum_rollover_quantity: DecimalScalar | None = None
 
     def to_domain(self) -> "GuidedGrant":
         from core.guided_setup import GuidedGrant
@@ -75,13 +75,13 @@ class GuidedGrantInput:
 @strawberry.input
 class GuidedResourceInput:
     resource_code: str
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None = None  # type: ignore[valid-type]
+    effective_from: DateTime
+    effective_to: DateTime | None = None
     new_resource: NewUsageResourceInput | None = None
     grants: list[GuidedGrantInput] | None = None
-    overage_rate: DecimalScalar | None = None  # type: ignore[valid-type]
+    overage_rate: DecimalScalar | None = None
     rate_unit_code: str | None = None
-    tier_mode: TierMode | None = None  # type: ignore[valid-type]
+    tier_mode: TierMode | None = None
     tiers: list[RateTierInput] | None = None
 
     def to_domain(self) -> "GuidedResource":
@@ -97,7 +97,7 @@ class GuidedResourceInput:
 @strawberry.input
 class ConfigureUsageProductInput:
     product_code: str
-    usage_model_type: UsageModelType  # type: ignore[valid-type]
+    usage_model_type: UsageModelType
     resources: list[GuidedResourceInput]
     product_name: str | None = None
 
@@ -137,8 +137,8 @@ class SetupQuery:
                       description="Every validator rule over up to 10 products, optionally within a date range.")
     async def validate_usage_products(
             self, info: Info, product_codes: list[str],
-            from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,  # type: ignore[valid-type]
-            to: DateTime | None = None) -> list[ProductValidation]:  # type: ignore[valid-type]
+            from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+            to: DateTime | None = None) -> list[ProductValidation]:
         if len(product_codes) > MAX_PRODUCTS_PER_VALIDATION:
             raise DomainError(ErrorCode.MAX_LIMIT_EXCEEDED, f"at most {MAX_PRODUCTS_PER_VALIDATION} products per "
                               f"call (got {len(product_codes)})", "productCodes")

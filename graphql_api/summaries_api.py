@@ -36,9 +36,9 @@ class SummariesQuery:
     @strawberry.field(permission_classes=[CanRead],
                       description="The tenant's summaries across accounts, for invoicing: of one status (or all), "
                                   "periods ending in [periodEndFrom, periodEndTo), by period end, then account.")
-    async def usage_summaries(self, info: Info, status: SummaryStatus | None = None,  # type: ignore[valid-type]
-                              period_end_from: DateTime | None = None,  # type: ignore[valid-type]
-                              period_end_to: DateTime | None = None,  # type: ignore[valid-type]
+    async def usage_summaries(self, info: Info, status: SummaryStatus | None = None,
+                              period_end_from: DateTime | None = None,
+                              period_end_to: DateTime | None = None,
                               account_external_id: str | None = None, first: int | None = None,
                               after: str | None = None) -> Connection[UsageSummary]:
         return await tenant_summaries(info, s.SummaryStatus(status) if status else None, period_end_from,
@@ -51,7 +51,7 @@ class SummariesMutation:
                          description="Close every OPEN summary of the tenant whose period end + rating delay has "
                                      "passed by asOf (default and at most: now) — what the hourly schedule does. "
                                      "Idempotent.")
-    async def close_usage_periods(self, info: Info, as_of: DateTime | None = None  # type: ignore[valid-type]
+    async def close_usage_periods(self, info: Info, as_of: DateTime | None = None
                                   ) -> CloseUsagePeriodsPayload:
         from infra.summaries_repo import MAX_CLOSE_PER_CALL, close_due
 

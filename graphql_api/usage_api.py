@@ -38,14 +38,14 @@ class UsageRecordInput:
     idempotency_key: str = strawberry.field(description="Unique per tenant, forever: a repeat is a DUPLICATE.")
     account_external_id: str
     resource_code: str
-    start_time: DateTime  # type: ignore[valid-type]
-    end_time: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+    start_time: DateTime
+    end_time: DateTime | None = strawberry.field(
         default=None, description="Defaults to startTime.")
-    quantity: DecimalScalar | None = None  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = None
     unit_code: str | None = strawberry.field(default=None, description="Defaults to the resource's default unit.")
     subscription_external_id: str | None = None
-    prerated_amount: DecimalScalar | None = None  # type: ignore[valid-type]
-    prerated_quantity: DecimalScalar | None = None  # type: ignore[valid-type]
+    prerated_amount: DecimalScalar | None = None
+    prerated_quantity: DecimalScalar | None = None
     matching_attribute: str | None = None
     dimensions: JSON | None = None
 
@@ -61,12 +61,12 @@ class UsageAmendmentInput:
     account_external_id: str | None = UNSET
     subscription_external_id: str | None = UNSET
     resource_code: str | None = UNSET
-    quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    quantity: DecimalScalar | None = UNSET
     unit_code: str | None = UNSET
-    start_time: DateTime | None = UNSET  # type: ignore[valid-type]
-    end_time: DateTime | None = UNSET  # type: ignore[valid-type]
-    prerated_amount: DecimalScalar | None = UNSET  # type: ignore[valid-type]
-    prerated_quantity: DecimalScalar | None = UNSET  # type: ignore[valid-type]
+    start_time: DateTime | None = UNSET
+    end_time: DateTime | None = UNSET
+    prerated_amount: DecimalScalar | None = UNSET
+    prerated_quantity: DecimalScalar | None = UNSET
     matching_attribute: str | None = UNSET
     dimensions: JSON | None = UNSET
     reason: str | None = None
@@ -117,7 +117,7 @@ class UsageMutation:
                                      "A record still NEW long after it arrived (its stream batch was given up on; "
                                      "the age is a deployment setting) can be set to NEW again too.")
     async def set_usage_status(self, info: Info, ids: list[strawberry.ID],
-                               status: UsageStatus) -> SetUsageStatusPayload:  # type: ignore[valid-type]
+                               status: UsageStatus) -> SetUsageStatusPayload:
         record_ids = [record_id_of(i) or f"?{i}" for i in ids]  # a malformed id names no record: NOT_FOUND
         try:
             results = await asyncio.to_thread(info.context.usage_ingestion.requeue, record_ids, status)

@@ -235,7 +235,7 @@ class ChainWriter:
     def activate(self, plan: ActivationPlan) -> list[CatalogRecord]:
         """Flip every record of the plan to ACTIVE, all or nothing for rating; returns the records as written."""
         if len(plan.records) <= self.chunk_size:
-            done = [replace(r, status=RecordStatus.ACTIVE) for r in plan.records]  # type: ignore[type-var]
+            done = [replace(r, status=RecordStatus.ACTIVE) for r in plan.records]
             if plan.records:
                 self.repo.transact(replaces=list(zip(plan.records, done, strict=True)))
             return done
@@ -248,11 +248,11 @@ class ChainWriter:
               journal: CatalogItem) -> list[CatalogRecord]:
         done: list[CatalogRecord] = []
         for index, part in enumerate(chunked(staged, self.chunk_size)):
-            flipped = [replace(r, status=RecordStatus.ACTIVE) for r in part]  # type: ignore[type-var]
+            flipped = [replace(r, status=RecordStatus.ACTIVE) for r in part]
             self.repo.transact(replaces=list(zip(part, flipped, strict=True)))
             done += flipped
             self.after_chunk(index)
-        flipped = [replace(r, status=RecordStatus.ACTIVE) for r in gates]  # type: ignore[type-var]
+        flipped = [replace(r, status=RecordStatus.ACTIVE) for r in gates]
         self.repo.transact(replaces=list(zip(gates, flipped, strict=True)),
                            deletes=[(self._journal_item(journal.sk), CatalogItem.data["id"] == journal.data["id"])])
         return done + flipped

@@ -126,7 +126,7 @@ class CatalogRepository:
                 self._cache[cache_key] = None
             else:
                 self._remember(item)
-        return self._cache[cache_key]  # type: ignore[no-any-return]
+        return self._cache[cache_key]
 
     def batch_get(self, kind: type[T], keys_: Iterable[str]) -> dict[str, T]:
         wanted = [k for k in dict.fromkeys(keys_) if (kind, k) not in self._cache]

@@ -453,7 +453,7 @@ class RatingRepository:
                 self._forget(transaction)
                 if unexpected is not None:
                     continue  # the whole batch fails below and comes again
-                codes = iter(cancellation_codes(exc))  # type: ignore[arg-type]  # a cancellation: a ClientError
+                codes = iter(cancellation_codes(exc))  # a cancellation: a ClientError
                 for chunk in transaction:
                     mine = [next(codes, "None") for _ in chunk.items]
                     done = {which for (what, which), code in zip(chunk.kinds, mine, strict=True)
@@ -463,7 +463,7 @@ class RatingRepository:
                     retry |= {o.record_id for later in plan[step:] for o in later.outcomes} - done
                     failed.add(chunk.group)
                 logger.info("transaction cancelled %s: %d records processed already, %d to retry",
-                            sorted(set(cancellation_codes(exc))), len(already), len(retry))  # type: ignore[arg-type]
+                            sorted(set(cancellation_codes(exc))), len(already), len(retry))
             if unexpected is not None:
                 raise unexpected  # what the others wrote stands; the batch comes again and finds it written
             step += 1
@@ -475,7 +475,7 @@ class RatingRepository:
         def send(transaction: Sequence[Chunk]) -> BaseException | None:
             try:
                 self.transact([item for chunk in transaction for item in chunk.items])
-            except Exception as exc:  # noqa: BLE001 - returned, and re-raised by write() unless a cancellation
+            except Exception as exc:  # returned, and re-raised by write() unless a cancellation
                 return exc
             return None
 

@@ -168,7 +168,7 @@ def failure_queue_depths(urls: Iterable[str], sqs: Any | None = None) -> dict[st
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
             depths[url] = sum(int(attributes.get(name, 0)) for name in (
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"))
-        except Exception as exc:  # noqa: BLE001 - reported as unreadable (the report is still useful without it)
+        except Exception as exc:
             logger.warning("on-failure queue %s could not be read: %s", url, exc)
             depths[url] = None
     return depths

@@ -6,13 +6,13 @@ already has the plan is left alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from core.catalog import (
     GrantType,
-    Policy,
     PolicySet,
     Product,
     ProductResourcePolicy,
@@ -70,7 +70,7 @@ def seed_demo_catalog(tenant: str) -> bool:
     for code, name, cls_code in RESOURCES:
         default = next(d for c, _, _, d, _ in UNIT_CLASSES if c == cls_code)
         add(UsageResource(code, name, ResourceCategory.USAGE, cls_code, default))
-    policies = {name: add(Policy(**{**p.__dict__, "id": keys.new_ulid()})) for name, p in DEFAULT_POLICIES.items()}
+    policies = {name: add(replace(p, id=keys.new_ulid())) for name, p in DEFAULT_POLICIES.items()}
     resource_policies = PolicySet(
         aggregation_policy_id=policies["Aggregate Usage Monthly by Sum"].id,
         rating_frequency_policy_id=policies["Rate Usage Monthly"].id,

@@ -79,7 +79,7 @@ RATED_BODY = ("quantity_in_default_unit", "debited_quantity", "overage_quantity"
               "commitment_debits")
 _FIELDS = tuple(f.name for f in dataclasses.fields(UsageRecord))
 _BODY = tuple(name for name in _FIELDS if name not in TOP_LEVEL and name not in RATED_BODY)
-_ATTRIBUTES = frozenset((*_FIELDS, "body", "rated"))  # what decodes: packed, or one attribute per field
+_ATTRIBUTES = frozenset((*TOP_LEVEL, "body", "rated"))  # what decodes
 
 
 class UsageStoreError(RuntimeError):
@@ -164,12 +164,10 @@ def to_item(record: UsageRecord) -> dict[str, Any]:
 
 def record_from_plain(image: Mapping[str, Any]) -> UsageRecord:
     """A record from a deserialized item (numbers as Decimal), e.g. Powertools' ``new_image``."""
-    data = {name: image[name] for name in _FIELDS if name in image}  # also every field of the older layout
+    data = {name: image[name] for name in TOP_LEVEL if name in image}
     if "body" in image:
         data.update(json.loads(image["body"]))
-    if "rated" in image:  # what rating stored last (an older item rated again may still hold the fields it had)
-        for name in RATED_BODY:
-            data.pop(name, None)
+    if "rated" in image:
         data.update(json.loads(image["rated"]))
     if data.get("dimensions"):
         data["dimensions"] = {k: _dimension(v) for k, v in data["dimensions"].items()}

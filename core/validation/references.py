@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.catalog import RecordStatus
+from core.errors import ErrorCode
 from core.validation.findings import Finding, error, missing_ref
 from core.validation.snapshot import ProductSnapshot, references
 
@@ -28,10 +29,10 @@ def inactive_references(s: ProductSnapshot) -> Iterator[Finding]:
                 yield error(RULE, "MISSING_REFERENCE", f"{kind.__name__} '{code}' does not exist", record,
                             missing_ref(key))
             elif target.status == RecordStatus.INACTIVE:
-                yield error(RULE, "INACTIVE_REFERENCE",
+                yield error(RULE, ErrorCode.INACTIVE_REFERENCE,
                             f"{kind.__name__} '{code}' is INACTIVE; reactivate it or point elsewhere", record, target)
             elif target.status == RecordStatus.DRAFT and status == RecordStatus.ACTIVE:
-                yield error(RULE, "INACTIVE_REFERENCE",
+                yield error(RULE, ErrorCode.INACTIVE_REFERENCE,
                             f"an ACTIVE record points at DRAFT {kind.__name__} '{code}'; activate it", record, target)
 
 

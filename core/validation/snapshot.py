@@ -176,7 +176,7 @@ class ProductSnapshot:
             Product: {self.product.code: self.product},
             GrantBindingPolicy: {self.binding.product_code: self.binding} if self.binding else {},
         }.get(kind, {})
-        return table.get(code)  # type: ignore[no-any-return]
+        return table.get(code)
 
     def within(self, window: Window) -> ProductSnapshot:
         """The snapshot as seen in a date range: PURs, grants and entries that overlap it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.catalog import UnitClassType
+from core.errors import ErrorCode
 from core.validation.findings import Finding, error
 from core.validation.snapshot import ProductSnapshot
 
@@ -19,7 +20,7 @@ def unit_consistency(s: ProductSnapshot) -> Iterator[Finding]:
     for resource in s.resources.values():
         unit = s.units.get(resource.default_unit_code)
         if unit is not None and unit.class_code != resource.unit_class_code:
-            yield error(RULE, "UNIT_NOT_IN_CLASS",
+            yield error(RULE, ErrorCode.UNIT_NOT_IN_CLASS,
                         f"{resource.code}'s usage unit {unit.unit_code} is in class {unit.class_code}, not in the "
                         f"resource's class {resource.unit_class_code}", resource, unit)
     for pur in s.purs:
@@ -27,7 +28,7 @@ def unit_consistency(s: ProductSnapshot) -> Iterator[Finding]:
         for grant in s.grants_of(pur):
             unit = s.units.get(grant.unit_code)
             if measured is not None and unit is not None and unit.class_code != measured.unit_class_code:
-                yield error(RULE, "UNIT_NOT_IN_CLASS",
+                yield error(RULE, ErrorCode.UNIT_NOT_IN_CLASS,
                             f"the grant is in {unit.unit_code} (class {unit.class_code}) but {measured.code} is "
                             f"measured in class {measured.unit_class_code}", grant, unit, measured)
     for entry in s.entries:

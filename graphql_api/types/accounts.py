@@ -9,7 +9,6 @@ import strawberry
 
 from core import subscriptions as s
 from core import wallets as w
-from core.grants import BucketSource as _BucketSource
 from core.grants import BucketState
 from core.money import normalize_quantity
 from graphql_api.context import Info
@@ -18,30 +17,25 @@ from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import Product, UnitOfMeasure, UsageResource, required_unit, resource_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
-from graphql_api.types.enums import PeriodUnit
+from graphql_api.types.enums import BindingTarget, BucketSource, LedgerEntryType, PeriodUnit, SubscriptionChangeKind
 from graphql_api.types.summaries import UsageSummary, account_summaries
 from graphql_api.types.usage import UsageRecord, UsageStatus, account_usage_records
 
 if TYPE_CHECKING:
     from infra.wallets_repo import WalletView
 
-BindingTarget = strawberry.enum(s.BindingTarget, description="Whose wallet a subscription's grants fill.")
-SubscriptionChangeKind = strawberry.enum(s.ChangeKind, name="SubscriptionChangeKind",
-                                         description="AMENDED (quantity), CANCELLED (end date), RENEWED (term).")
-BucketSource = strawberry.enum(_BucketSource)
-LedgerEntryType = strawberry.enum(w.LedgerEntryType)
 
 
 @strawberry.type(description="One change of one bucket's balance; quantity is signed (credits +, debits −).")
 class LedgerEntry:
     id: strawberry.ID
-    type: LedgerEntryType  # type: ignore[valid-type]
+    type: LedgerEntryType
     bucket_id: strawberry.ID
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    opening_balance: DecimalScalar  # type: ignore[valid-type]
-    closing_balance: DecimalScalar  # type: ignore[valid-type]
-    effective_at: DateTime  # type: ignore[valid-type]
-    recorded_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    opening_balance: DecimalScalar
+    closing_balance: DecimalScalar
+    effective_at: DateTime
+    recorded_at: DateTime | None = strawberry.field(
         description="When a debit or reversal was booked; null for lifecycle entries, which are derived.")
     usage_record_id: str | None
     summary_id: str | None
@@ -62,14 +56,14 @@ def bucket_global_id(wallet_id: str, bucket_id: str) -> strawberry.ID:
 @strawberry.type
 class GrantBucket:
     id: strawberry.ID
-    source: BucketSource  # type: ignore[valid-type]
-    granted_quantity: DecimalScalar  # type: ignore[valid-type]
-    balance: DecimalScalar  # type: ignore[valid-type]
-    debited_quantity: DecimalScalar  # type: ignore[valid-type]
-    expired_quantity: DecimalScalar  # type: ignore[valid-type]
-    rolled_over_quantity: DecimalScalar  # type: ignore[valid-type]
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None  # type: ignore[valid-type]
+    source: BucketSource
+    granted_quantity: DecimalScalar
+    balance: DecimalScalar
+    debited_quantity: DecimalScalar
+    expired_quantity: DecimalScalar
+    rolled_over_quantity: DecimalScalar
+    effective_from: DateTime
+    effective_to: DateTime | None
     completed_rollovers: int
     subscription_external_id: str | None
 
@@ -88,8 +82,8 @@ class GrantBucket:
 class Wallet:
     id: strawberry.ID
     binding_target: str = strawberry.field(description="SUBSCRIPTION:{externalId} or ACCOUNT:{externalId}")
-    balance: DecimalScalar  # type: ignore[valid-type]
-    as_of: DateTime  # type: ignore[valid-type]
+    balance: DecimalScalar
+    as_of: DateTime
     _view: strawberry.Private["WalletView"]
 
     @classmethod
@@ -125,14 +119,14 @@ class Wallet:
 
 @strawberry.type(description="One change of a subscription: the quantity or the end date, from a date.")
 class SubscriptionChange:
-    kind: SubscriptionChangeKind  # type: ignore[valid-type]
-    effective_date: DateTime = strawberry.field(  # type: ignore[valid-type]
+    kind: SubscriptionChangeKind
+    effective_date: DateTime = strawberry.field(
         description="From when it applies: the amendment's date, the new end (cancel) or the old end (renewal).")
-    quantity_before: DecimalScalar  # type: ignore[valid-type]
-    quantity_after: DecimalScalar  # type: ignore[valid-type]
-    end_date_before: DateTime | None  # type: ignore[valid-type]
-    end_date_after: DateTime | None  # type: ignore[valid-type]
-    created_at: DateTime  # type: ignore[valid-type]
+    quantity_before: DecimalScalar
+    quantity_after: DecimalScalar
+    end_date_before: DateTime | None
+    end_date_after: DateTime | None
+    created_at: DateTime
     version: int = strawberry.field(description="The subscription version this change produced.")
 
     @classmethod
@@ -148,15 +142,15 @@ class Subscription:
     external_id: str
     account_external_id: str
     product_code: str
-    quantity: DecimalScalar  # type: ignore[valid-type]
-    start_date: DateTime  # type: ignore[valid-type]
-    end_date: DateTime | None  # type: ignore[valid-type]
+    quantity: DecimalScalar
+    start_date: DateTime
+    end_date: DateTime | None
     billing_term: int
-    billing_term_unit: PeriodUnit  # type: ignore[valid-type]
+    billing_term_unit: PeriodUnit
     billing_day_of_month: int = strawberry.field(description="The day of month billing periods start on.")
-    binding_target: BindingTarget  # type: ignore[valid-type]
+    binding_target: BindingTarget
     wallet_owner: str = strawberry.field(description="The binding target its wallets belong to.")
-    created_at: DateTime  # type: ignore[valid-type]
+    created_at: DateTime
     resource_codes: list[str]
     version: int = strawberry.field(description="Incremented by every change; changes are conditioned on it.")
     changes: list[SubscriptionChange] = strawberry.field(description="Its history of changes, oldest first.")
@@ -188,7 +182,7 @@ class Account:
     id: strawberry.ID
     external_id: str
     name: str | None
-    created_at: DateTime  # type: ignore[valid-type]
+    created_at: DateTime
     _record: strawberry.Private[s.Account]
 
     @classmethod
@@ -201,7 +195,7 @@ class Account:
         return [Subscription.from_domain(sub) for sub in self._record.subscriptions]
 
     @strawberry.field(description="Every wallet the account's subscriptions fill, as of asOf (default: now).")
-    async def wallets(self, info: Info, as_of: DateTime | None = None) -> list[Wallet]:  # type: ignore[valid-type]
+    async def wallets(self, info: Info, as_of: DateTime | None = None) -> list[Wallet]:
         moment = as_of or datetime.now(UTC)
         views = await asyncio.to_thread(info.context.wallets.wallets, self.external_id, moment)
         return [Wallet.from_domain(view) for view in views]
@@ -213,13 +207,13 @@ class Account:
                                   "periods that start in [from, to).")
     async def usage_summaries(
             self, info: Info, resource_code: str | None = None,
-            from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,  # type: ignore[valid-type]
-            to: DateTime | None = None, first: int | None = 20,  # type: ignore[valid-type]
+            from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
+            to: DateTime | None = None, first: int | None = 20,
             after: str | None = None) -> Connection[UsageSummary]:
         return await account_summaries(info, self.external_id, resource_code, from_, to, first, after)
 
     @strawberry.field(description="The account's usage records, newest start first (first ≤ 1,000).")
-    async def usage_records(self, info: Info, status: UsageStatus | None = None,  # type: ignore[valid-type]
+    async def usage_records(self, info: Info, status: UsageStatus | None = None,
                             resource_code: str | None = None, first: int | None = 20,
                             after: str | None = None) -> Connection[UsageRecord]:
         return await account_usage_records(info, self.external_id, status, resource_code, first, after)

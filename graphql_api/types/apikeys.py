@@ -15,9 +15,9 @@ KIND = "ApiKey"
 class ApiKey:
     id: strawberry.ID
     name: str
-    roles: list[Role]  # type: ignore[valid-type]
-    created_at: DateTime  # type: ignore[valid-type]
-    revoked_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+    roles: list[Role]
+    created_at: DateTime
+    revoked_at: DateTime | None = strawberry.field(
         description="Set once revoked: the key no longer signs in.")
 
     @classmethod

@@ -36,10 +36,10 @@ class UnitOfMeasure:
     id: strawberry.ID
     unit_code: str
     name: str
-    conversion_factor: DecimalScalar  # type: ignore[valid-type]
+    conversion_factor: DecimalScalar
     decimal_places: int | None
     sequence: int
-    status: RecordStatus  # type: ignore[valid-type]
+    status: RecordStatus
     class_code: str
 
     @classmethod
@@ -67,8 +67,8 @@ class UnitOfMeasureClass:
     id: strawberry.ID
     code: str
     name: str
-    type: UnitClassType  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    type: UnitClassType
+    status: RecordStatus
     _record: strawberry.Private[c.UnitOfMeasureClass]
 
     @classmethod
@@ -95,9 +95,9 @@ class UsageResource:
     id: strawberry.ID
     code: str
     name: str
-    category: ResourceCategory  # type: ignore[valid-type]
-    tokens_per_unit: DecimalScalar | None  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    category: ResourceCategory
+    tokens_per_unit: DecimalScalar | None
+    status: RecordStatus
     _record: strawberry.Private[c.UsageResource]
 
     @classmethod
@@ -140,19 +140,19 @@ async def resource_by_code(info: Info, code: str | None) -> UsageResource | None
 class PolicyRecord:
     id: strawberry.ID
     name: str
-    kind: PolicyKind  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    kind: PolicyKind
+    status: RecordStatus
 
 
 @strawberry.type
 class AggregationPolicy(PolicyRecord):
-    method: AggregationMethod  # type: ignore[valid-type]
-    period: AggregationPeriod  # type: ignore[valid-type]
+    method: AggregationMethod
+    period: AggregationPeriod
 
 
 @strawberry.type
 class RatingFrequencyPolicy(PolicyRecord):
-    period: AggregationPeriod  # type: ignore[valid-type]
+    period: AggregationPeriod
     delay: int
     delay_unit: str
 
@@ -166,7 +166,7 @@ class OveragePolicy(PolicyRecord):
 class GrantRefreshPolicy(PolicyRecord):
     refresh_allowed: bool
     frequency: int | None
-    unit: PeriodUnit | None  # type: ignore[valid-type]
+    unit: PeriodUnit | None
 
 
 @strawberry.type
@@ -174,18 +174,19 @@ class GrantRolloverPolicy(PolicyRecord):
     rollover_allowed: bool
     rollover_can_expire: bool
     maximum_rollover_count: int | None
-    maximum_rollover_quantity: DecimalScalar | None  # type: ignore[valid-type]
+    maximum_rollover_quantity: DecimalScalar | None
 
 
 @strawberry.type
 class CommitmentPolicy(PolicyRecord):
-    commitment_rate: CommitmentRate  # type: ignore[valid-type]
+    commitment_rate: CommitmentRate
 
 
 def policy_from_domain(p: c.Policy) -> PolicyRecord:
     base: dict[str, Any] = {"id": to_global_id("Policy", p.id), "name": p.name, "kind": p.kind, "status": p.status}
     if p.kind == c.PolicyKind.AGGREGATION:
-        return AggregationPolicy(**base, method=p.aggregation_method, period=p.aggregation_period)
+        return AggregationPolicy(**base, method=p.aggregation_method or c.AggregationMethod.SUM,
+                                 period=p.aggregation_period or c.AggregationPeriod.MONTHLY)
     if p.kind == c.PolicyKind.RATING_FREQUENCY:
         return RatingFrequencyPolicy(**base, period=p.rating_period or c.AggregationPeriod.MONTHLY,
                                      delay=p.delay or 0, delay_unit=p.delay_unit or "DAY")
@@ -199,7 +200,7 @@ def policy_from_domain(p: c.Policy) -> PolicyRecord:
                                    rollover_can_expire=bool(p.rollover_can_expire),
                                    maximum_rollover_count=p.maximum_rollover_count,
                                    maximum_rollover_quantity=p.maximum_rollover_quantity)
-    return CommitmentPolicy(**base, commitment_rate=p.commitment_rate)
+    return CommitmentPolicy(**base, commitment_rate=p.commitment_rate or c.CommitmentRate.LOWEST_COMMITMENT_RATE)
 
 
 async def policy_by_id(info: Info, policy_id: str | None) -> PolicyRecord | None:
@@ -240,7 +241,7 @@ class PolicyLinks:
 class ResourcePolicy:
     id: strawberry.ID
     resource_code: str
-    status: RecordStatus  # type: ignore[valid-type]
+    status: RecordStatus
     policies: PolicyLinks
 
     @classmethod
@@ -252,7 +253,7 @@ class ResourcePolicy:
 @strawberry.type
 class ProductResourcePolicy:
     id: strawberry.ID
-    status: RecordStatus  # type: ignore[valid-type]
+    status: RecordStatus
     policies: PolicyLinks
 
     @classmethod
@@ -265,9 +266,9 @@ class ProductResourcePolicy:
 class GrantBindingPolicy:
     id: strawberry.ID
     product_code: str
-    binding: BindingType  # type: ignore[valid-type]
-    target: BindingTargetType | None  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    binding: BindingType
+    target: BindingTargetType | None
+    status: RecordStatus
 
     @classmethod
     def from_domain(cls, b: c.GrantBindingPolicy) -> "GrantBindingPolicy":
@@ -277,34 +278,34 @@ class GrantBindingPolicy:
 
 @strawberry.type
 class EffectivePolicy:
-    aggregation_method: AggregationMethod  # type: ignore[valid-type]
-    aggregation_period: AggregationPeriod  # type: ignore[valid-type]
+    aggregation_method: AggregationMethod
+    aggregation_period: AggregationPeriod
     overage_chargeable: bool
     rating_delay_days: int
-    commitment_rate: CommitmentRate  # type: ignore[valid-type]
+    commitment_rate: CommitmentRate
 
 
 # ---------------------------------------------------------------------------------------------- rates
 @strawberry.type
 class RateTier:
     id: strawberry.ID
-    lower_bound: DecimalScalar  # type: ignore[valid-type]
-    upper_bound: DecimalScalar | None  # type: ignore[valid-type]
-    adjustment_type: AdjustmentType  # type: ignore[valid-type]
-    adjustment_value: DecimalScalar  # type: ignore[valid-type]
-    flat_fee: DecimalScalar | None  # type: ignore[valid-type]
+    lower_bound: DecimalScalar
+    upper_bound: DecimalScalar | None
+    adjustment_type: AdjustmentType
+    adjustment_value: DecimalScalar
+    flat_fee: DecimalScalar | None
 
 
 @strawberry.type
 class RateCardEntry:
     id: strawberry.ID
-    rate: DecimalScalar  # type: ignore[valid-type]
-    tier_mode: TierMode | None  # type: ignore[valid-type]
+    rate: DecimalScalar
+    tier_mode: TierMode | None
     tiers: list[RateTier]
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None  # type: ignore[valid-type]
+    effective_from: DateTime
+    effective_to: DateTime | None
     negotiable: bool
-    status: RecordStatus  # type: ignore[valid-type]
+    status: RecordStatus
     resource_code: str | None
     product_code: str | None
     _record: strawberry.Private[c.RateCardEntry]
@@ -332,10 +333,10 @@ class RateCardEntry:
 class RateCard:
     id: strawberry.ID
     name: str
-    type: RateCardType  # type: ignore[valid-type]
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    type: RateCardType
+    effective_from: DateTime
+    effective_to: DateTime | None
+    status: RecordStatus
     _record: strawberry.Private[c.RateCard]
 
     @classmethod
@@ -354,14 +355,14 @@ class RateCard:
 @strawberry.type
 class ProductUsageGrant:
     id: strawberry.ID
-    type: GrantType  # type: ignore[valid-type]
-    quantity: DecimalScalar  # type: ignore[valid-type]
+    type: GrantType
+    quantity: DecimalScalar
     validity_term: int | None
-    validity_unit: ValidityUnit  # type: ignore[valid-type]
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None  # type: ignore[valid-type]
-    drawdown_order: DrawdownOrder  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    validity_unit: ValidityUnit
+    effective_from: DateTime
+    effective_to: DateTime | None
+    drawdown_order: DrawdownOrder
+    status: RecordStatus
     _record: strawberry.Private[c.ProductUsageGrant]
 
     @classmethod
@@ -386,10 +387,10 @@ class ProductUsageGrant:
 @strawberry.type
 class ProductUsageResource:
     id: strawberry.ID
-    effective_from: DateTime  # type: ignore[valid-type]
-    effective_to: DateTime | None  # type: ignore[valid-type]
+    effective_from: DateTime
+    effective_to: DateTime | None
     is_optional: bool
-    status: RecordStatus  # type: ignore[valid-type]
+    status: RecordStatus
     _record: strawberry.Private[c.ProductUsageResource]
     _grants: strawberry.Private[list[c.ProductUsageGrant]]
     _policy: strawberry.Private[c.ProductResourcePolicy | None]
@@ -452,8 +453,8 @@ class Product:
     id: strawberry.ID
     code: str
     name: str
-    usage_model_type: UsageModelType  # type: ignore[valid-type]
-    status: RecordStatus  # type: ignore[valid-type]
+    usage_model_type: UsageModelType
+    status: RecordStatus
 
     @classmethod
     def from_domain(cls, p: c.Product) -> "Product":

@@ -18,8 +18,8 @@ from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import UnitOfMeasure, UsageResource, required_unit, resource_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
+from graphql_api.types.enums import SummaryStatus
 
-SummaryStatus = strawberry.enum(s.SummaryStatus, description="OPEN → COMPLETE (frozen) → INVOICED.")
 KIND = "UsageSummary"
 SummaryRef = tuple[str, str]
 
@@ -49,31 +49,31 @@ class UsageSummary:
     id: strawberry.ID
     account_external_id: str
     binding_target: str = strawberry.field(description="Whose wallet paid: SUBSCRIPTION:{id} or ACCOUNT:{id}.")
-    period_start: DateTime  # type: ignore[valid-type]
-    period_end: DateTime  # type: ignore[valid-type]
-    closes_at: DateTime = strawberry.field(  # type: ignore[valid-type]
+    period_start: DateTime
+    period_end: DateTime
+    closes_at: DateTime = strawberry.field(
         description="Period end plus the rating delay: usage is accepted until then, and the summary is final.")
-    status: SummaryStatus  # type: ignore[valid-type]
-    consumed_quantity: DecimalScalar  # type: ignore[valid-type]
-    debited_quantity: DecimalScalar  # type: ignore[valid-type]
-    overage_quantity: DecimalScalar  # type: ignore[valid-type]
-    amount: DecimalScalar = strawberry.field(  # type: ignore[valid-type]
+    status: SummaryStatus
+    consumed_quantity: DecimalScalar
+    debited_quantity: DecimalScalar
+    overage_quantity: DecimalScalar
+    amount: DecimalScalar = strawberry.field(
         description="The price of the overage (each rate's cumulative total, rounded once) + prerated amounts + "
                     "adjustments from corrections of closed periods − what monetary commitments paid.")
-    rated_amount: DecimalScalar  # type: ignore[valid-type]
-    adjustment_amount: DecimalScalar  # type: ignore[valid-type]
-    committed_amount: DecimalScalar  # type: ignore[valid-type]
+    rated_amount: DecimalScalar
+    adjustment_amount: DecimalScalar
+    committed_amount: DecimalScalar
     currency: str | None
     usage_count: int
-    prerated_amount: DecimalScalar  # type: ignore[valid-type]
-    prerated_quantity: DecimalScalar  # type: ignore[valid-type]
-    updated_at: DateTime | None  # type: ignore[valid-type]
-    closed_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+    prerated_amount: DecimalScalar
+    prerated_quantity: DecimalScalar
+    updated_at: DateTime | None
+    closed_at: DateTime | None = strawberry.field(
         description="When it became COMPLETE: at or after closesAt, or earlier when closed early "
                     "(closeUsageSummaries).")
     invoice_reference: str | None = strawberry.field(
         description="The invoice it was billed on (markUsageSummariesInvoiced); set once INVOICED.")
-    invoiced_at: DateTime | None  # type: ignore[valid-type]
+    invoiced_at: DateTime | None
     _record: strawberry.Private[s.UsageSummary]
 
     @classmethod
@@ -122,7 +122,7 @@ def summary_loader(info: Info) -> DataLoader[SummaryRef, s.UsageSummary | None]:
             return [found.get(ref) for ref in refs]
 
         loader = info.context.extras["summary_loader"] = DataLoader(load)
-    return loader  # type: ignore[no-any-return]
+    return loader
 
 
 async def summary_of(info: Info, account: str, summary_id: str | None) -> UsageSummary | None:
@@ -172,7 +172,7 @@ class UsageSummariesPayload:
 
 @strawberry.type(description="What closeUsagePeriods closed.")
 class CloseUsagePeriodsPayload:
-    as_of: DateTime | None = strawberry.field(  # type: ignore[valid-type]
+    as_of: DateTime | None = strawberry.field(
         default=None, description="The moment it closed by: asOf, capped at now.")
     closed_count: int = 0
     summaries: list[UsageSummary] = strawberry.field(default_factory=list, description="The summaries it closed.")

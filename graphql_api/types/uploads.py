@@ -8,11 +8,8 @@ from core import uploads as up
 from graphql_api.errors import UserError
 from graphql_api.ids import from_global_id, to_global_id
 from graphql_api.scalars import DateTime
+from graphql_api.types.enums import UsageUploadStatus
 
-UsageUploadStatus = strawberry.enum(
-    up.UploadStatus, name="UsageUploadStatus",
-    description="PENDING (waiting for the file) → PROCESSING → COMPLETE (every row has a report line) or FAILED "
-                "(the file could not be read).")
 KIND = "UsageUpload"
 
 
@@ -30,11 +27,11 @@ class UsageUpload:
     id: strawberry.ID
     file_name: str
     content_type: str
-    status: UsageUploadStatus  # type: ignore[valid-type]
-    created_at: DateTime  # type: ignore[valid-type]
-    expires_at: DateTime = strawberry.field(  # type: ignore[valid-type]
+    status: UsageUploadStatus
+    created_at: DateTime
+    expires_at: DateTime = strawberry.field(
         description="Until when the upload URL accepts the file.")
-    finished_at: DateTime | None  # type: ignore[valid-type]
+    finished_at: DateTime | None
     rows: int | None = strawberry.field(description="Rows read from the file (once COMPLETE or FAILED).")
     accepted: int | None
     duplicates: int | None
@@ -66,7 +63,7 @@ class CreateUsageUploadPayload:
     url: str | None = None
     method: str | None = None
     headers: list[HttpHeader] = strawberry.field(default_factory=list)
-    expires_at: DateTime | None = None  # type: ignore[valid-type]
+    expires_at: DateTime | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 

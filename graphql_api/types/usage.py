@@ -15,15 +15,12 @@ from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
 from graphql_api.types.catalog import UnitOfMeasure, UsageResource, resource_by_code, unit_by_code
 from graphql_api.types.common import Connection, connection, decode_cursor, page_size
+from graphql_api.types.enums import CorrectionKind, IngestOutcome, UsageStatus
 from graphql_api.types.summaries import UsageSummary, summary_of
 
 if TYPE_CHECKING:
     from core.ingestion import Correction, IngestResult, RequeueResult
 
-UsageStatus = strawberry.enum(u.UsageStatus, description="NEW → PROCESSED, or ERROR / WARNING_UNRATED.")
-IngestOutcome = strawberry.enum(u.IngestOutcome)
-CorrectionKind = strawberry.enum(u.CorrectionKind, description="VOID: the original never happened. AMEND: the "
-                                 "original with new values.")
 KIND = "UsageRecord"
 
 
@@ -54,35 +51,35 @@ class UsageInputError:
 class UsageRecord:
     id: strawberry.ID
     idempotency_key: str
-    status: UsageStatus  # type: ignore[valid-type]
+    status: UsageStatus
     error_code: str | None
     error_message: str | None
     account_external_id: str
     subscription_external_id: str | None
     resource_code: str
-    quantity: DecimalScalar | None  # type: ignore[valid-type]
+    quantity: DecimalScalar | None
     unit_code: str | None
-    start_time: DateTime  # type: ignore[valid-type]
-    end_time: DateTime  # type: ignore[valid-type]
-    received_at: DateTime  # type: ignore[valid-type]
-    prerated_amount: DecimalScalar | None  # type: ignore[valid-type]
-    prerated_quantity: DecimalScalar | None  # type: ignore[valid-type]
+    start_time: DateTime
+    end_time: DateTime
+    received_at: DateTime
+    prerated_amount: DecimalScalar | None
+    prerated_quantity: DecimalScalar | None
     matching_attribute: str | None
     dimensions: JSON | None = strawberry.field(description="Dimension values: text, integers, booleans; decimals "
                                                            "as their exact text.")
     attempt: int = strawberry.field(description="How often the record was sent back to NEW.")
     correction_of: strawberry.ID | None = strawberry.field(description="On a correction: the record it corrects.")
-    correction_kind: CorrectionKind | None  # type: ignore[valid-type]
+    correction_kind: CorrectionKind | None
     reason: str | None
     voided: bool = strawberry.field(description="A VOID or AMEND of this record was accepted: it no longer counts "
                                                 "once that correction is processed.")
     voided_by: strawberry.ID | None = strawberry.field(description="The correction that supersedes this record.")
-    quantity_in_default_unit: DecimalScalar | None  # type: ignore[valid-type]
-    debited_quantity: DecimalScalar | None  # type: ignore[valid-type]
-    overage_quantity: DecimalScalar | None  # type: ignore[valid-type]
-    rated_amount: DecimalScalar | None  # type: ignore[valid-type]
+    quantity_in_default_unit: DecimalScalar | None
+    debited_quantity: DecimalScalar | None
+    overage_quantity: DecimalScalar | None
+    rated_amount: DecimalScalar | None
     currency: str | None
-    processed_at: DateTime | None  # type: ignore[valid-type]
+    processed_at: DateTime | None
     _record: strawberry.Private[u.UsageRecord]
 
     @classmethod
@@ -127,7 +124,7 @@ UsageRecordConnection = Connection[UsageRecord]
 class UsageRecordResult:
     index: int
     idempotency_key: str
-    outcome: IngestOutcome  # type: ignore[valid-type]
+    outcome: IngestOutcome
     usage_record: UsageRecord | None = strawberry.field(
         description="ACCEPTED: the record written; DUPLICATE: the original record; REJECTED: null.")
     errors: list[UsageInputError]

@@ -78,7 +78,7 @@ class FilesTrigger:
                     try:
                         answers.append(self.handler(event, LocalLambdaContext("ingest")))
                         break
-                    except Exception as exc:  # noqa: BLE001 - Lambda retries any error, then gives up
+                    except Exception as exc:
                         if attempt == MAX_RETRY_ATTEMPTS:
                             logger.error("ingest of s3://%s/%s given up after %d attempts: %r",
                                          self.settings.files_bucket, key, attempt + 1, exc)
@@ -97,7 +97,7 @@ class FilesTrigger:
         while not self._stop.wait(self.interval_s):
             try:
                 self.poll_once()
-            except Exception as exc:  # noqa: BLE001 - the store may be restarting; the next round tries again
+            except Exception as exc:
                 logger.warning("files trigger: listing s3://%s failed: %r", self.settings.files_bucket, exc)
 
     def stop(self) -> None:

@@ -42,7 +42,7 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.parsing.expressions import ExpressionAttributeName, UpdateExpressionParser  # type: ignore
+from moto.dynamodb.parsing.expressions import ExpressionAttributeName, UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.dynamodb.responses import DynamoHandler, validate_attributes_used, validate_put_has_empty_keys
 
 _LOCK = threading.RLock()

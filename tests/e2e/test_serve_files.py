@@ -70,7 +70,7 @@ def test_serve_ingests_a_presigned_upload_and_the_command_finds_it(tmp_path: Pat
                 break
             time.sleep(0.25)
         assert (status["rows"], status["accepted"], status["rejected"]) == (2, 1, 1), status  # type: ignore[index]
-        report = list(csv.DictReader(io.StringIO(httpx.get(status["reportUrl"], timeout=30).text)))  # type: ignore
+        report = list(csv.DictReader(io.StringIO(httpx.get(status["reportUrl"], timeout=30).text)))
         assert [r["outcome"] for r in report] == ["ACCEPTED", "REJECTED"]
         # AND the ingest command finds this serve by itself (no endpoint, no credentials in its environment)
         local = tmp_path / "local.csv"

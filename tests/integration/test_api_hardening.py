@@ -182,7 +182,7 @@ def test_health_names_no_internal_exception(app: Any, monkeypatch: pytest.Monkey
         def describe_table(self, **_: Any) -> None:
             raise EndpointConnectionError(endpoint_url="http://store:8000")
 
-    monkeypatch.setattr("graphql_api.app.dynamodb_client", lambda: Down())
+    monkeypatch.setattr("graphql_api.app.dynamodb_client", Down)
     with TestClient(app) as client:
         response = client.get("/health")
     assert response.status_code == 503 and response.json() == {"status": "unavailable"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from typing import Any
 
 from tests.builders import cell_phone_plan
@@ -103,3 +104,21 @@ def test_lambda_handler_refuses_malformed_and_oversized_bodies_with_coded_4xx(ap
         # THEN each gets its status and code, never a 500
         assert response["statusCode"] == status, response
         assert body_of(response)["errors"][0]["extensions"]["code"] == code
+
+
+def test_the_first_call_seeds_random_again_so_instances_restored_from_one_snapshot_jitter_apart(
+        store_endpoint: str, monkeypatch: Any) -> None:
+    # GIVEN an instance whose random state is the snapshot's (the same in every instance restored from it)
+    import graphql_api.handler
+
+    monkeypatch.setattr(graphql_api.handler, "_handler", None)
+    random.seed(7)
+    snapshot_sequence = [random.random() for _ in range(3)]
+    random.seed(7)
+    # WHEN its first request arrives
+    event = load_event("http_api_graphql")
+    event.update(rawPath="/health", body=None)
+    event["requestContext"]["http"].update(method="GET", path="/health")
+    assert invoke(event)["statusCode"] == 200
+    # THEN its random numbers no longer follow the snapshot's
+    assert [random.random() for _ in range(3)] != snapshot_sequence

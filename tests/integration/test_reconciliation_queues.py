@@ -19,7 +19,7 @@ class Queues:
     def __init__(self, depths: dict[str, tuple[int, int]]):
         self.depths = depths
 
-    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:  # noqa: N803
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
         if QueueUrl not in self.depths:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetQueueAttributes")
         visible, in_flight = self.depths[QueueUrl]

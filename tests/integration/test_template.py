@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -90,13 +91,35 @@ def test_every_handler_is_an_importable_callable(fn: LambdaFunction) -> None:
     assert callable(getattr(module, fn.attribute, None)), f"{fn.module} has no callable {fn.attribute!r}"
 
 
-def test_all_functions_run_python311_on_one_architecture_with_powertools_configured() -> None:
+def test_all_functions_run_python313_on_one_architecture_with_powertools_configured() -> None:
     for fn in FUNCTIONS.values():
-        assert fn.properties["Runtime"] == "python3.11", fn.logical_id
+        assert fn.properties["Runtime"] == "python3.13", fn.logical_id
         assert fn.properties["Architectures"] == ["arm64"], fn.logical_id
         assert fn.properties["CodeUri"] == "deploy/", fn.logical_id
         assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL"} <= set(fn.environment), fn.logical_id
         assert TEMPLATE["Resources"][fn.logical_id]["Metadata"]["BuildMethod"] == "makefile", fn.logical_id
+
+
+def test_the_artifacts_are_built_for_the_runtime_of_the_template() -> None:
+    # GIVEN the runtime every function runs on, and the Python version deploy/Makefile builds for
+    (runtime,) = {fn.properties["Runtime"] for fn in FUNCTIONS.values()}
+    makefile = (TEMPLATE_PATH.parent / "deploy" / "Makefile").read_text()
+    (built_for,) = re.findall(r"^PYTHON_VERSION := (\S+)$", makefile, re.MULTILINE)
+    # THEN they agree: bytecode compiled for another version would be ignored (every cold start compiling again)
+    assert runtime == f"python{built_for}"
+
+
+def test_only_the_api_function_uses_snapstart_on_its_published_alias() -> None:
+    # GIVEN the API function (latency-bound: a person or a partner's client waits for its cold start)
+    api = FUNCTIONS[API_FUNCTION]
+    # THEN SnapStart applies to its published versions, which SAM publishes under an alias on every deploy (SAM
+    # points the HTTP API's routes at that alias; scripts/check-template.sh checks the transformed template)
+    assert api.properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert api.properties["AutoPublishAlias"] == "live"
+    assert int(api.properties.get("EphemeralStorage", {}).get("Size", 512)) <= 512  # SnapStart's limit
+    assert "ProvisionedConcurrencyConfig" not in api.properties  # mutually exclusive with SnapStart
+    # AND the stream and scheduled functions, whose cold starts nobody waits for, pay no snapshot costs
+    assert [fn.logical_id for fn in FUNCTIONS.values() if "SnapStart" in fn.properties] == [API_FUNCTION]
 
 
 def test_each_function_has_a_build_target_in_the_build_makefile() -> None:

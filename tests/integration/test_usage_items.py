@@ -1,5 +1,4 @@
-"""Usage items on the store: rating's update replaces what it owns and nothing else, on the compact layout and on
-items of the older one (infra/usage_repo.py)."""
+"""Usage items on the store: rating's update replaces what it owns and nothing else (infra/usage_repo.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from decimal import Decimal
 from core.usage import SummaryBooking, UsageStatus
 from infra.dynamo import dynamodb_client
 from infra.usage_repo import UsageRepository
-from tests.unit.test_usage_item import AT, legacy_item, new_record
+from tests.unit.test_usage_item import AT, new_record
 
 
 def test_rating_sets_and_clears_only_its_own_attributes(tenant: str) -> None:
@@ -44,15 +43,3 @@ def test_rating_sets_and_clears_only_its_own_attributes(tenant: str) -> None:
     item = dynamodb_client().get_item(TableName=repo.table, Key=repo.key(record.id))["Item"]
     assert "rated" not in item and item["error_code"] == {"S": "NO_SUBSCRIPTION"}
 
-
-def test_an_item_of_the_older_layout_is_rated_and_read_like_a_new_one(tenant: str) -> None:
-    repo = UsageRepository(tenant)
-    record = new_record(tenant=tenant)
-    dynamodb_client().put_item(TableName=repo.table, Item=legacy_item(record))
-    assert repo.get(record.id) == record
-    rated = dataclasses.replace(record, status=UsageStatus.PROCESSED, rated_amount=Decimal("1.5"), currency="USD",
-                                processed_at=AT)
-    repo.client.transact_write_items(TransactItems=[repo.rated_update(rated, attempt=0)])
-    assert repo.get(record.id) == rated
-    page, more = repo.account_page(record.account_external_id, 10)
-    assert [r for _, r in page] == [rated] and not more

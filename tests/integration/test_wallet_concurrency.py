@@ -65,7 +65,7 @@ def test_concurrent_debits_of_one_wallet_never_overdraw_it(tenant: str) -> None:
                 assert plan is not None
                 with lock:
                     results.append((quantity, plan.debited, plan.overage))
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             failures.append(exc)
 
     # WHEN several threads debit it at once, more in total than it holds

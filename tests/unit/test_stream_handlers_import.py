@@ -52,3 +52,11 @@ def test_the_probe_sees_what_a_module_imports() -> None:
     modules = imported_modules("graphql_api.app")
     # THEN the probe reports them (so an empty report above means something)
     assert {"starlette", "strawberry"} <= modules
+
+
+def test_the_api_handler_loads_its_app_and_schema_at_init_which_snapstart_snapshots() -> None:
+    # GIVEN a fresh interpreter  WHEN it imports the API handler as Lambda's init does
+    modules = imported_modules("graphql_api.handler")
+    # THEN the GraphQL stack and the schema are loaded (SnapStart restores them), and the local stack is not
+    assert {"strawberry", "starlette", "graphql_api.schema", "graphql_api.app"} <= modules
+    assert not {m for m in modules if m == "moto" or m.startswith(("moto.", "infra.local"))}

@@ -82,7 +82,7 @@ def test_a_decrease_never_takes_back_what_was_consumed() -> None:
     # WHEN cut to 1 line from Aug 3 (removes 4,000 × 17 / 31 rounded up: 2,194, but only 1,000 were left)
     cut = amend(sub, D(1), utc(2024, 8, 3), NOW)
     # THEN the bucket keeps what was consumed: 1,000 removed, balance 0 — never negative; usage after is overage
-    [(source, granted, balance)] = buckets(cut, utc(2024, 8, 5), counters).values()
+    [(_source, granted, balance)] = buckets(cut, utc(2024, 8, 5), counters).values()
     assert (granted, balance) == (D(8000), D(0))
     assert plan_draw(wallet(cut).grants, counters, D(10), utc(2024, 8, 5)).overage == D(10)
     # AND with only 5,000 used, 2,194 are removed and 806 are left; September grants 4,000

@@ -42,7 +42,7 @@ def rated_record() -> UsageRecord:
 
 
 def legacy_item(record: UsageRecord) -> dict[str, Any]:
-    """The layout before the compact one: every set field an attribute of its own (``voided`` always)."""
+    """One attribute per set field (the layout before the compact one): the yardstick of the item-size test."""
     from infra.usage_repo import _av
 
     item = {"pk": {"S": keys.usage_pk(record.tenant, record.id)}, "sk": {"S": keys.USAGE_SK},
@@ -109,17 +109,3 @@ def test_what_filters_and_conditions_read_stands_alone_and_rating_owns_one_packe
     assert item_size(item) < 1.15 * item_size(legacy) and len(item) < len(legacy) / 2
 
 
-def test_items_of_the_older_layout_still_read() -> None:
-    for record in (new_record(), rated_record()):
-        assert record_from_item(legacy_item(record)) == record
-
-
-def test_a_rated_attribute_wins_over_the_fields_an_older_item_held() -> None:
-    # GIVEN an item of the older layout, rated before (its rated fields top-level), rated again since:
-    # rating's update wrote `rated` and left the old attributes alone
-    before = rated_record()
-    item = legacy_item(before)
-    again = dataclasses.replace(before, rated_amount=Decimal("1"), commitment_wallet_id=None, commitment_debits=())
-    item["rated"] = to_item(again)["rated"]
-    # THEN the record is what rating decided last, not a mix
-    assert record_from_item(item) == again
