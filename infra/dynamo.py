@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -16,6 +17,8 @@ CLIENT_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool
 
 _CREATING = threading.Lock()
 _clients: dict[tuple[str, str, str | None, Config], Any] = {}
+#: Called with every client as it is made (``bench.counting`` registers its botocore event handlers here).
+CLIENT_HOOKS: list[Callable[[str, Any], None]] = []
 
 
 def cached_client(service: str, region: str, endpoint: str | None, config: Config = CLIENT_CONFIG) -> Any:
@@ -29,6 +32,8 @@ def cached_client(service: str, region: str, endpoint: str | None, config: Confi
             if client is None:
                 client = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint,
                                                         config=config)
+                for hook in CLIENT_HOOKS:
+                    hook(service, client)
                 _clients[key] = client
     return client
 
