@@ -110,7 +110,7 @@ def _raw_items(tenant: str) -> list[dict[str, Any]]:
 
 def _raw_write(client: Any, table: str, items: list[dict[str, Any]]) -> float:
     """BatchWriteItem of 25 items a call, on as many threads as ingestion writes with."""
-    from infra.usage_repo import WRITE_THREADS
+    from infra.usage_repo import PUT_THREADS as WRITE_THREADS
 
     def write(chunk: list[dict[str, Any]]) -> None:
         request = {table: [{"PutRequest": {"Item": item}} for item in chunk]}

@@ -224,8 +224,8 @@ def figures(name: str, events: int, sent: dict[str, float], measured: dict[str, 
             probe: list[float] | None = None, pace: float | None = None) -> dict[str, Any]:
     api, rate = measured["api"], measured["rate"]
     visible = rate["visible"]
-    wcu = sum(api["wcu"].values()) + sum(rate["wcu"].values())
     index = sum(api["index_wcu"].values()) + sum(rate["index_wcu"].values())
+    wcu = sum(api["wcu"].values()) + sum(rate["wcu"].values()) + index
     rcu = sum(api["rcu"].values()) + sum(rate["rcu"].values()) - polls * poll_cost[0]
     latencies = [visible[k] - sent[k] for k in sent]
     finished = max(visible[k] for k in sent)
@@ -233,6 +233,8 @@ def figures(name: str, events: int, sent: dict[str, float], measured: dict[str, 
     for side in (api, rate):
         for kind, units in side["writes_by_kind"].items():
             by_kind[kind] = by_kind.get(kind, 0) + units
+        for table, units in side["index_wcu"].items():
+            by_kind[f"{table}/index"] = by_kind.get(f"{table}/index", 0) + units
     return {
         "name": name, "events": events,
         "wcu": wcu / events, "index_wcu": index / events, "rcu": rcu / events,
