@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -327,9 +328,11 @@ def _book_read_items(table: str, items: list[Mapping[str, Any]], consistent: boo
 
 def observe(table: str, item: Mapping[str, Any]) -> None:
     """Tell the meter what an item holds now (a stream image): the next write of it is billed on that size."""
+    started = time.thread_time()
     with _lock:
         layout = _table(table)
         _shadow[_key(table, layout, item)] = dict(item)
+        meter_cpu[0] += time.thread_time() - started
 
 
 def _before_build(params: Any = None, model: Any = None, context: Any = None, **_: Any) -> None:
@@ -337,8 +340,13 @@ def _before_build(params: Any = None, model: Any = None, context: Any = None, **
         context["bench_params"] = params
 
 
+#: CPU seconds the meter itself spent (left out of the process CPU the benchmarks report)
+meter_cpu = [0.0]
+
+
 def _after_call(http_response: Any = None, parsed: Any = None, model: Any = None, context: Any = None,
                 **_: Any) -> None:
+    started = time.thread_time()
     operation = model.name if model is not None else "?"
     params = (context or {}).get("bench_params") or {}
     parsed = parsed or {}
@@ -351,6 +359,7 @@ def _after_call(http_response: Any = None, parsed: Any = None, model: Any = None
             _book(operation, params, parsed, ok, code)
         except Exception as exc:  # noqa: BLE001 - a meter never breaks what it measures
             unparsed[f"{operation}: {exc!r}"[:80]] += 1
+        meter_cpu[0] += time.thread_time() - started
 
 
 def _book(operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any], ok: bool, code: str) -> None:
@@ -442,6 +451,7 @@ def reset() -> None:
         requests.clear()
         item_writes.clear()
         unparsed.clear()
+        meter_cpu[0] = 0.0
         for counter in (bill.wcu, bill.index_wcu, bill.failed_wcu, bill.rcu, bill.writes_by_kind):
             counter.clear()
 
@@ -449,6 +459,7 @@ def reset() -> None:
 def snapshot() -> dict[str, Any]:
     with _lock:
         return {"requests": dict(requests), "item_writes": dict(item_writes), "unparsed": dict(unparsed),
+                "meter_cpu": meter_cpu[0],
                 **bill.as_dict()}
 
 

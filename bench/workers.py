@@ -63,11 +63,11 @@ def rate_worker(conn: Any, tenant: str, overrides: dict[str, Any]) -> None:
 
     def wrap(handler: Any) -> Any:
         def timed(event: dict[str, Any], context: Any) -> Any:
+            started, cpu = time.perf_counter(), time.process_time()
             for record in event["Records"]:  # the meter learns the records as the stream shows them
                 image = record["dynamodb"].get("NewImage")
                 if image:
                     counting.observe(settings.usage_table, image)
-            started, cpu = time.perf_counter(), time.process_time()
             response = handler(event, context)
             done, wall, cpu_done = time.perf_counter(), time.time(), time.process_time()
             failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}

@@ -37,7 +37,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -132,12 +132,18 @@ def _lean(value: Any) -> Any:
 
 
 def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
-    """The set fields among ``names`` as compact JSON (None when none is set)."""
+    """The set fields among ``names`` as compact JSON (None when none is set). A booking into the record's own
+    summary leaves its ``summary_id`` out (``record_from_plain`` puts it back): ~50 bytes that kept one rated
+    record in fifteen just over 1 KB, and so at twice the write units."""
     fields = {}
     for name in names:
         value = getattr(record, name)
         if value is not None and value != ():
             fields[name] = _lean(value)
+    own = record.summary_id
+    for booking in fields.get("bookings", ()) if own is not None else ():
+        if booking.get("summary_id") == own:
+            del booking["summary_id"]
     return json.dumps(fields, separators=(",", ":")) if fields else None
 
 
@@ -170,6 +176,8 @@ def record_from_plain(image: Mapping[str, Any]) -> UsageRecord:
         for name in RATED_BODY:
             data.pop(name, None)
         data.update(json.loads(image["rated"]))
+        for booking in data.get("bookings") or ():
+            booking.setdefault("summary_id", data.get("summary_id"))
     if data.get("dimensions"):
         data["dimensions"] = {k: _dimension(v) for k, v in data["dimensions"].items()}
     return decode(UsageRecord, data)
