@@ -8,6 +8,9 @@
   with its own timestamp; one event per call goes to a **probe** account whose summary the driver polls over
   GraphQL (every ``PROBE_EVERY_S``), which is how a user sees an event arrive.
 
+``USAGE_BENCH_WORKLOADS=steady`` (or ``burst``) runs one of them; ``USAGE_BENCH_PROFILE_RATE=/tmp/rate.prof``
+writes cProfile stats of the rate invocations (their own thread) when the run ends.
+
 Three processes besides the driver, as on AWS: the API (uvicorn, ``bench.workers.api_worker``), the stream
 pollers running the rate and summarize handlers (``bench.workers.rate_worker``), and the store. Reported per
 workload, from the same run:
@@ -320,17 +323,20 @@ def run() -> None:
         client.record(steady_call(rng, f"warm-{run_id}", 0))  # warm: schema, catalog, connections, JIT
         client.probe_count()
 
+        workloads = os.environ.get("USAGE_BENCH_WORKLOADS", "burst,steady").split(",")
         # burst
-        calls = burst_calls(rng, run_id, now)
+        calls = burst_calls(rng, run_id, now) if "burst" in workloads else []
         started = meters.start()
         sent: dict[str, float] = {}
         for call in calls:
             at = time.time()
             client.record(call)
             sent.update({e["idempotencyKey"]: at for e in call})
-        wait_visible(rate_proc, list(sent), 600)
-        burst = figures("burst", len(sent), sent, meters.stop(started), started["at"])
-        show(burst)
+        if calls:
+            wait_visible(rate_proc, list(sent), 600)
+            show(figures("burst", len(sent), sent, meters.stop(started), started["at"]))
+        if "steady" not in workloads:
+            return
 
         # the cost of one probe poll, to leave out of the steady figures
         rate_proc("drain", 300)
@@ -367,9 +373,8 @@ def run() -> None:
         probe.join()
         measured = meters.stop(started)
         probe_latency = [probe.seen[n + 1] - at for n, at in enumerate(probe_sent) if n + 1 in probe.seen]
-        steady = figures("steady", len(sent), sent, measured, started["at"], poll_cost, probe.polls, probe_latency,
-                         pace)
-        show(steady)
+        show(figures("steady", len(sent), sent, measured, started["at"], poll_cost, probe.polls, probe_latency,
+                     pace))
     finally:
         api_proc.stop()
         rate_proc.stop()

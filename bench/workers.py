@@ -6,6 +6,7 @@ over a pipe: ``reset``, ``snapshot`` (billed units, and for the pollers when eac
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -82,6 +83,22 @@ def rate_worker(conn: Any, tenant: str, overrides: dict[str, Any]) -> None:
         timed.__name__ = getattr(handler, "__name__", "handler")
         return timed
 
+    profile_to = os.environ.get("USAGE_BENCH_PROFILE_RATE")  # a file: cProfile stats of the rate invocations
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        plain_wrap = wrap
+
+        def wrap(handler: Any) -> Any:  # type: ignore[no-redef]
+            timed = plain_wrap(handler)
+            if getattr(handler, "__module__", "") != "functions.rate.handler":
+                return timed
+
+            def profiled(event: dict[str, Any], context: Any) -> Any:
+                return profiler.runcall(timed, event, context)
+            return profiled
+
     pollers = start_pollers(settings, wrap=wrap, tenant=tenant, **overrides)
 
     def snapshot(_: Any) -> dict[str, Any]:
@@ -95,6 +112,8 @@ def rate_worker(conn: Any, tenant: str, overrides: dict[str, Any]) -> None:
 
     def stop(_: Any) -> None:
         pollers.stop()
+        if profile_to:
+            profiler.dump_stats(profile_to)
 
     conn.send(("ok", "started"))
     _serve_commands(conn, {"reset": reset, "snapshot": snapshot, "drain": lambda t: pollers.drain(t or 300),
