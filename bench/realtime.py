@@ -5,8 +5,9 @@
   minute), back to back;
 - **steady**: 150 events/s asked over 500 accounts — a call of 75 events every 0.5 s for
   ``USAGE_BENCH_STEADY_S`` seconds (default 60; e.g. ``USAGE_BENCH_STEADY_S=15`` for a quick run), every event
-  with its own timestamp; one event per call goes to a **probe** account whose summary the driver polls over
-  GraphQL (every ``PROBE_EVERY_S``), which is how a user sees an event arrive.
+  with its own timestamp, sent open-loop (a call goes out on time even while earlier ones are still being
+  answered, up to ``SENDERS`` in flight); one event per call goes to a **probe** account whose summary the
+  driver polls over GraphQL (every ``PROBE_EVERY_S``), which is how a user sees an event arrive.
 
 ``USAGE_BENCH_WORKLOADS=steady`` (or ``burst``) runs one of them; ``USAGE_BENCH_PROFILE_RATE=/tmp/rate.prof``
 writes cProfile stats of the rate invocations (their own thread) when the run ends.
@@ -38,6 +39,7 @@ import statistics
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,6 +47,7 @@ BURST_EVENTS, BURST_ACCOUNTS, BURST_CALL = 5_000, 50, 1_000
 STEADY_RATE, STEADY_ACCOUNTS, STEADY_CALL, STEADY_EVERY_S = 150, 500, 75, 0.5
 PROBE = "probe"
 PROBE_EVERY_S = 0.2
+SENDERS = 8  # steady calls in flight at most (the client's side)
 TARGETS = {"burst": {"wcu": 4.0, "cpu_ms": 1.0, "api_ms": 0.6},
            "steady": {"wcu": 7.0, "cpu_ms": 1.5, "p99_s": 2.0, "pace": 0.9}}
 
@@ -356,14 +359,24 @@ def run() -> None:
         probe.start()
         calls_total = int(seconds / STEADY_EVERY_S)
         first = time.time()
-        for number in range(calls_total):
-            due = first + number * STEADY_EVERY_S
-            time.sleep(max(0.0, due - time.time()))
-            call = steady_call(rng, run_id, number)
-            at = time.time()
+        lock = threading.Lock()
+
+        def send(call: list[dict[str, Any]], due: float) -> None:
             client.record(call)
-            sent.update({e["idempotencyKey"]: at for e in call})
-            probe_sent.append(at)
+            with lock:
+                sent.update({e["idempotencyKey"]: due for e in call})
+
+        # open loop: a call goes out on its schedule whether or not the ones before it are answered (partners
+        # are many clients), and its events are timed from that moment, so a slow answer is not hidden
+        with ThreadPoolExecutor(max_workers=SENDERS) as senders:
+            pending = []
+            for number in range(calls_total):
+                due = first + number * STEADY_EVERY_S
+                time.sleep(max(0.0, due - time.time()))
+                pending.append(senders.submit(send, steady_call(rng, run_id, number), time.time()))
+                probe_sent.append(time.time())
+            for future in pending:
+                future.result()
         pace = len(sent) / (time.time() - first)
         wait_visible(rate_proc, list(sent), 600)
         deadline = time.monotonic() + 60
