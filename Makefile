@@ -60,8 +60,9 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m graphql_api.export_schema > schema.graphql
 
+# On Amazon DynamoDB Local (its own process) unless USAGE_BENCH_STORE says otherwise (`moto`: the embedded store).
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	USAGE_BENCH_STORE=$${USAGE_BENCH_STORE:-dynamodb-local} $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(VENV313) .venv-sam .aws-sam .pytest_cache

@@ -17,6 +17,7 @@ BENCHES: list[str] = [
     "bench.coldstart",
     "bench.ingest",
     "bench.pipeline",
+    "bench.realtime",
 ]
 
 

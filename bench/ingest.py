@@ -4,12 +4,13 @@ Against the same store in the same run (the machine is shared, so the ratio is t
 are context):
 
 - records/s of 10,000 records sent to ``POST /graphql`` as 10 recordUsage calls of 1,000 (Starlette's TestClient:
-  the whole ASGI app, auth, GraphQL parsing, validation, the PERIOD_CLOSED gate, conditional transactional
+  the whole ASGI app, auth, GraphQL parsing, validation, the PERIOD_CLOSED gate, conditional PutItem
   inserts, the answer of every record), with a PARTNER key, 100 accounts;
 - raw items/s of 10,000 items of the same shape written with BatchWriteItem (25 a call, unconditional, on as
   many threads as ingestion uses) — the floor of what storing them costs;
 - the ratio (target ≥ 0.5), and DynamoDB item writes per record (botocore ``before-parameter-build`` hooks on the
-  clients: every Put of a TransactWriteItems or BatchWriteItem counts) — 1.0 is one write per record;
+  clients: every PutItem, and every Put of a TransactWriteItems or BatchWriteItem, counts) — 1.0 is one write
+  per record;
 - rows/s of a bulk file (``functions.ingest``: CSV read line by line, same code path, report written).
   ``INGEST_BENCH_FILE_ROWS`` sets its size (default 5,000; ``INGEST_BENCH_FILE_ROWS=100000`` is the 100,000-row
   run of the issue).
@@ -110,7 +111,7 @@ def _raw_items(tenant: str) -> list[dict[str, Any]]:
 
 def _raw_write(client: Any, table: str, items: list[dict[str, Any]]) -> float:
     """BatchWriteItem of 25 items a call, on as many threads as ingestion writes with."""
-    from infra.usage_repo import WRITE_THREADS
+    from infra.usage_repo import PUT_THREADS as WRITE_THREADS
 
     def write(chunk: list[dict[str, Any]]) -> None:
         request = {table: [{"PutRequest": {"Item": item}} for item in chunk]}

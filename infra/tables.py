@@ -15,11 +15,12 @@ def _s(name: str) -> dict[str, str]:
     return {"AttributeName": name, "AttributeType": "S"}
 
 
-def _table(name: str, index_projection: str = "ALL", stream: bool = False,
+def _table(name: str, index_projection: str = "ALL", stream: bool = False, include: tuple[str, ...] = (),
            more_indexes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """Every table has the same shape: pk/sk, a gsi1 (sparse: only items that set gsi1pk/gsi1sk) and on-demand
-    billing; they differ in the index's projection, in whether a stream is on, and in further sparse indexes
-    (``more_indexes``: (name, projection), keyed ``{name}pk``/``{name}sk``)."""
+    billing; they differ in the index's projection (``include``: what an INCLUDE projection adds to the keys), in
+    whether a stream is on, and in further sparse indexes (``more_indexes``: (name, projection), keyed
+    ``{name}pk``/``{name}sk``)."""
     spec: dict[str, Any] = {
         "TableName": name,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -28,7 +29,8 @@ def _table(name: str, index_projection: str = "ALL", stream: bool = False,
             "IndexName": "gsi1",
             "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
                           {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": index_projection},
+            "Projection": {"ProjectionType": index_projection,
+                           **({"NonKeyAttributes": list(include)} if include else {})},
         }],
         "BillingMode": "PAY_PER_REQUEST",
     }
@@ -62,8 +64,13 @@ def summaries_table(settings: Settings) -> dict[str, Any]:
 
 
 def usage_table(settings: Settings) -> dict[str, Any]:
-    """Usage records, one item each; gsi1 lists an account's records; the stream feeds rating."""
-    return _table(settings.usage_table, stream=True)
+    """Usage records, one item each; gsi1 lists an account's records (keys and the resource code only: rating's
+    updates leave both alone, so they never write the index); the stream feeds rating."""
+    return _table(settings.usage_table, index_projection="INCLUDE", stream=True, include=USAGE_INDEX_ATTRIBUTES)
+
+
+#: What the usage table's gsi1 projects besides the keys: what listing filters on that never changes.
+USAGE_INDEX_ATTRIBUTES = ("resource_code",)
 
 
 #: Every table the application needs; later modules append their definitions here.

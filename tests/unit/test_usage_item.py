@@ -101,11 +101,22 @@ def test_what_filters_and_conditions_read_stands_alone_and_rating_owns_one_packe
     assert set(rated) == set(RATED_BODY)
     assert rated["rated_amount"] == "12.34" and rated["debits"] == [["B1", "1500"], ["B2", "500"]]
     assert not set(rated) & set(json.loads(item["body"]["S"]))
-    # a booking leaves out what is at its default
-    assert rated["bookings"] == [{"summary_id": "S1", "consumed": "3000", "debited": "2000", "overage": "1000",
+    # a booking leaves out what is at its default, and the id of the record's own summary (read back from it)
+    assert rated["summary_id"] == "S1"
+    assert rated["bookings"] == [{"consumed": "3000", "debited": "2000", "overage": "1000",
                                   "amount": "12.34", "count": 1, "committed_amount": "2"}]
+    assert record_from_item(item) == record
     # about the size of one attribute per field (what DynamoDB bills by), with less than half the attributes
     legacy = legacy_item(record)
     assert item_size(item) < 1.15 * item_size(legacy) and len(item) < len(legacy) / 2
+
+
+def test_a_booking_into_another_summary_keeps_its_id() -> None:
+    record = rated_record()
+    other = dataclasses.replace(record.bookings[0], summary_id="S2")
+    record = dataclasses.replace(record, bookings=(record.bookings[0], other))
+    item = to_item(record)
+    assert [b.get("summary_id") for b in json.loads(item["rated"]["S"])["bookings"]] == [None, "S2"]
+    assert record_from_item(item) == record
 
 
