@@ -12,13 +12,13 @@ def ensure_store() -> str:
     """USAGE_BENCH_STORE=dynamodb-local runs the benchmarks on Amazon DynamoDB Local instead of moto."""
     global _store
     if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") and os.environ.get("USAGE_BENCH_STORE") == "dynamodb-local":
-        from infra.local.dynamodb_local import start_dynamodb_local
+        from local.dynamodb_local import start_dynamodb_local
 
         _store = start_dynamodb_local()
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _store.endpoint
         os.environ["AWS_ENDPOINT_URL_DYNAMODBSTREAMS"] = _store.endpoint
     if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
-        from infra.local.embedded import start_moto_server
+        from local.embedded import start_moto_server
 
         _store = start_moto_server()
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = _store.endpoint

@@ -25,7 +25,7 @@ def _store(embedded: bool) -> Iterator[None]:
     if not embedded:
         yield
         return
-    from infra.local.embedded import start_moto_server
+    from local.embedded import start_moto_server
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "local")

