@@ -1,37 +1,20 @@
 """Ingest a local usage file with the code the S3 function runs, with a progress bar; the report goes next to it.
 
-    python -m functions.ingest usage.csv [--tenant dev] [--report usage.csv.report.csv] [--embedded]
+    python -m functions.ingest usage.csv [--tenant dev] [--report usage.csv.report.csv]
 
 The store is the one AWS_ENDPOINT_URL_DYNAMODB names (e.g. the URL ``make serve`` prints), else the AWS account
-of the environment's credentials; ``--embedded`` runs against a throwaway embedded store instead (a dry run).
+of the environment's credentials; ``python -m local.ingest`` runs it against a throwaway embedded store (a dry run).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from functions.ingest.bulk import Totals, byte_lines, ingest_lines
 from functions.ingest.rows import FileFormat
-
-
-@contextlib.contextmanager
-def _store(embedded: bool) -> Iterator[None]:
-    if not embedded:
-        yield
-        return
-    from local.embedded import start_moto_server
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        os.environ.setdefault(name, "local")
-    with start_moto_server() as store:
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = store.endpoint
-        yield
 
 
 def ingest_file(path: Path, tenant: str, report: Path, progress: bool = True) -> Totals:
@@ -64,13 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--tenant", default="dev", help="the tenant the usage belongs to (default: dev)")
     parser.add_argument("--report", type=Path, help="where to write the report (default: <file>.report.csv)")
-    parser.add_argument("--embedded", action="store_true", help="use a throwaway embedded store")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     report = args.report or args.file.with_name(args.file.name + ".report.csv")
     started = time.perf_counter()
-    with _store(args.embedded):
-        totals = ingest_file(args.file, args.tenant, report, progress=not args.no_progress)
+    totals = ingest_file(args.file, args.tenant, report, progress=not args.no_progress)
     elapsed = time.perf_counter() - started
     print(f"{totals.rows} rows in {elapsed:.1f}s: {totals.accepted} accepted, {totals.duplicates} duplicates, "
           f"{totals.rejected} rejected; report: {report}")
