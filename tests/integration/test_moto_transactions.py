@@ -1,5 +1,5 @@
-"""TransactWriteItems on the embedded store (moto as it ships, one request at a time): all or nothing, reasons
-per item, stream records only for what was written, and concurrent transactions serialised."""
+"""TransactWriteItems on the embedded moto store (local.moto_transactions): all or nothing, reasons per
+item, stream records only for what was written, and concurrent transactions serialised."""
 
 from __future__ import annotations
 
@@ -97,3 +97,28 @@ def test_concurrent_transactions_on_the_same_keys_write_each_item_once(clients: 
     assert sorted(outcomes) == ["TransactionCanceledException"] * 3 + ["ok"]
     events = stream_events(clients, table)
     assert sorted(events) == sorted(("INSERT", f"k{i}") for i in range(50))
+
+
+@pytest.mark.parametrize("bad_item, message", [
+    ({"Update": {"UpdateExpression": "SET v = :v", "ExpressionAttributeNames": {"#unused": "v"},
+                 "ExpressionAttributeValues": {":v": {"S": "x"}}}}, "unused in expressions: keys: {#unused}"),
+    ({"Update": {"UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {}}}, "ExpressionAttributeValues"),
+    ({"Put": {"Item": {"pk": {"S": ""}}}}, "may not contain an empty string"),
+    ({"Put": {"Item": {"pk": {"S": "p"}}, "ConditionExpression": "attribute_not_exists(pk)",
+              "ExpressionAttributeNames": {"#k": "pk"}}}, "unused in expressions: keys: {#k}"),
+])
+def test_requests_are_validated_as_moto_validates_them_even_when_the_expressions_repeat(
+        clients: Clients, table: str, bad_item: dict[str, Any], message: str) -> None:
+    # GIVEN a valid transaction using an expression, run twice (its parse is remembered)
+    good = {"Update": {"TableName": table, "Key": {"pk": {"S": "g"}}, "UpdateExpression": "SET #v = :v",
+                       "ExpressionAttributeNames": {"#v": "v"}, "ExpressionAttributeValues": {":v": {"S": "x"}}}}
+    for _ in range(2):
+        clients.dynamodb.transact_write_items(TransactItems=[good])
+    # WHEN a transaction holds an invalid item (an unused name in an update or a condition, empty values, an empty
+    # key) THEN it is refused as moto refuses it, twice alike
+    kind = next(iter(bad_item))
+    op = {"TableName": table, **({"Key": {"pk": {"S": "b"}}} if kind == "Update" else {}), **bad_item[kind]}
+    for _ in range(2):
+        with pytest.raises(ClientError, match=message.replace("{", r"\{").replace("}", r"\}")):
+            clients.dynamodb.transact_write_items(TransactItems=[{kind: op}])
+    assert "Item" not in clients.dynamodb.get_item(TableName=table, Key={"pk": {"S": "b"}})
