@@ -23,7 +23,7 @@ $(STAMP313): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 serve: $(STAMP)
-	$(BIN)/python -m infra.local.serve
+	$(BIN)/python -m local.serve
 
 test: test-moto test-ddblocal test-313
 
@@ -55,7 +55,7 @@ check-template:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core infra graphql_api functions
+	$(BIN)/mypy core infra graphql_api functions local
 
 schema: $(STAMP)
 	$(BIN)/python -m graphql_api.export_schema > schema.graphql

@@ -214,7 +214,7 @@ def run() -> None:
     from infra.apikeys import create_key
     from infra.bootstrap import bootstrap_tenant, connect
     from infra.dynamo import dynamodb_client
-    from infra.local.pollers import start_pollers
+    from local.pollers import start_pollers
 
     settings = connect()
     tenant = f"bench-{uuid.uuid4().hex[:8]}"

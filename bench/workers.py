@@ -53,9 +53,9 @@ def rate_worker(conn: Any, tenant: str, overrides: dict[str, Any]) -> None:
     from bench import counting
 
     counting.install()
-    from infra.local.pollers import start_pollers
     from infra.settings import get_settings
     from infra.usage_repo import record_from_item
+    from local.pollers import start_pollers
 
     settings = get_settings()
     visible: dict[str, float] = {}

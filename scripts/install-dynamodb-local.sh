@@ -3,4 +3,4 @@
 # .cache/dynamodb-local, unless it is there already. Prints the path of DynamoDBLocal.jar.
 set -eu
 cd "$(dirname "$0")/.."
-exec "${PYTHON:-.venv/bin/python}" -c 'from infra.local.dynamodb_local import ensure_installed; print(ensure_installed())'
+exec "${PYTHON:-.venv/bin/python}" -c 'from local.dynamodb_local import ensure_installed; print(ensure_installed())'

@@ -20,7 +20,7 @@ def _endpoint() -> Iterator[str]:
     try:
         from tests.stores import store_endpoint
     except ImportError:  # pragma: no cover - the embedded moto server alone
-        from infra.local.embedded import start_moto_server
+        from local.embedded import start_moto_server
 
         with start_moto_server() as store:
             yield store.endpoint

@@ -20,8 +20,8 @@ from typing import Any, Literal, NamedTuple, cast
 import boto3
 from botocore.config import Config
 
-from infra.local.dynamodb_local import DynamoDBLocal, ensure_installed, start_dynamodb_local
-from infra.local.embedded import EmbeddedStore, start_moto_server
+from local.dynamodb_local import DynamoDBLocal, ensure_installed, start_dynamodb_local
+from local.embedded import EmbeddedStore, start_moto_server
 
 StoreKind = Literal["moto", "dynamodb-local"]
 STORE_KINDS: tuple[StoreKind, ...] = ("moto", "dynamodb-local")

@@ -1,13 +1,13 @@
 """Ingest a local usage file with the code the S3 function runs, with a progress bar; the report goes next to it.
 
-    python -m functions.ingest usage.csv [--tenant dev] [--report usage.csv.report.csv] [--aws | --embedded]
+    python -m functions.ingest usage.csv [--tenant dev] [--report usage.csv.report.csv] [--aws]
 
 Where the records go, first match wins:
 1. the store AWS_ENDPOINT_URL_DYNAMODB names (DynamoDB Local, a moto server);
 2. a running `make serve` (found through the .cache/serve.json it writes; tenant `dev` unless --tenant says);
 3. the AWS account of the environment's credentials (--aws skips 2);
-``--embedded`` runs against a throwaway embedded store instead: a dry run that checks how the file reads (that
-store has no catalog, so rows naming a resource come out REJECTED as UNKNOWN_RESOURCE).
+``python -m local.ingest`` runs it against a throwaway embedded store instead: a dry run that checks how the file
+reads (that store has no catalog, so rows naming a resource come out REJECTED as UNKNOWN_RESOURCE).
 
 Exit status: 0 every row ACCEPTED or DUPLICATE, 1 some rows REJECTED (see the report), 2 the command could not
 run (bad arguments, a missing or unsupported file, no store to write to, no credentials); errors are one line.
@@ -37,19 +37,10 @@ class CommandError(Exception):
 
 
 @contextlib.contextmanager
-def _store(embedded: bool, aws: bool) -> Iterator[tuple[str, bool]]:
+def _store(aws: bool) -> Iterator[tuple[str, bool]]:
     """Point the environment at the store to write to; yields a line saying which, and whether it is AWS."""
-    if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") and not embedded:
+    if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
         yield f"the store at {os.environ['AWS_ENDPOINT_URL_DYNAMODB']}", False
-        return
-    if embedded:
-        from infra.local.embedded import start_moto_server
-
-        for name, value in _LOCAL_CREDENTIALS.items():
-            os.environ.setdefault(name, value)
-        with start_moto_server() as store:
-            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = store.endpoint
-            yield "a throwaway embedded store (dry run)", False
         return
     served = None if aws else _running_serve()
     if served is not None:
@@ -65,12 +56,12 @@ def _store(embedded: bool, aws: bool) -> Iterator[tuple[str, bool]]:
     if boto3.session.Session().get_credentials() is None:
         raise CommandError("no `make serve` is running and no AWS credentials are configured: start `make serve` "
                            "in another terminal, set AWS_ENDPOINT_URL_DYNAMODB, configure AWS credentials "
-                           "(AWS_PROFILE, …), or pass --embedded for a dry run")
+                           "(AWS_PROFILE, …), or run `python -m local.ingest` for a dry run")
     yield "AWS", True
 
 
 def _running_serve() -> dict[str, Any] | None:
-    from infra.local.state import running
+    from infra.serve_state import running
 
     state = running()
     return state if state and state.get("dynamodb") else None
@@ -149,16 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", help="the tenant the usage belongs to (default: dev, the tenant of "
                                          "`make serve`; required on AWS)")
     parser.add_argument("--report", type=Path, help="where to write the report (default: <file>.report.csv)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--aws", action="store_true", help="write to AWS even when `make serve` is running")
-    where.add_argument("--embedded", action="store_true", help="a dry run against a throwaway, empty store")
+    parser.add_argument("--aws", action="store_true", help="write to AWS even when `make serve` is running")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     report = args.report or args.file.with_name(args.file.name + ".report.csv")
     started = time.perf_counter()
     try:
         _format_of(args.file)
-        with _store(args.embedded, args.aws) as (target, on_aws):
+        with _store(args.aws) as (target, on_aws):
             tenant = args.tenant or (None if on_aws else "dev")
             if tenant is None:
                 raise CommandError("--tenant is required when writing to AWS")

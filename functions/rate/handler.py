@@ -1,6 +1,6 @@
 """Rate usage from the usage table's stream: drawdown, overage, price, summary — exactly once (DOMAIN §3).
 
-Event source mapping (template.yaml; ``infra.local.pollers`` runs this handler with the same values):
+Event source mapping (template.yaml; ``local.pollers`` runs this handler with the same values):
 
 - FilterCriteria ``FILTER_PATTERNS``: NEW usage records that are not corrections — inserted, or sent back to
   NEW by setUsageStatus (``attempt`` + 1)::

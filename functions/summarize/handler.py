@@ -2,7 +2,7 @@
 its original drew and booked, an AMEND does that and books its own values — in the original's summary while it
 is open, else in the current period, keeping the service dates. Exactly once, like rating (same pipeline).
 
-Event source mapping (template.yaml; ``infra.local.pollers`` runs this handler with the same values):
+Event source mapping (template.yaml; ``local.pollers`` runs this handler with the same values):
 
 - FilterCriteria ``FILTER_PATTERNS``: NEW correction records (``correction_of`` set), inserted by voidUsage /
   amendUsage or sent back to NEW::

@@ -1,5 +1,5 @@
 """End-to-end fixtures: the GraphQL app, and the usage stream processed by the real rate and summarize handlers
-through the local event source mappings (``infra.local.pollers``), driven synchronously with ``drain()``."""
+through the local event source mappings (``local.pollers``), driven synchronously with ``drain()``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from tests.e2e.flow import Flow
 @pytest.fixture(scope="session")
 def pollers(store_endpoint: str) -> Iterator[Any]:
     """The rate and summarize pollers of this test session, not threaded: ``drain()`` runs them here and now."""
-    from infra.local.pollers import build_pollers
     from infra.settings import get_settings
+    from local.pollers import build_pollers
 
     handle = build_pollers(get_settings(), batching_window_s=0)
     yield handle

@@ -29,7 +29,7 @@ def test_serve_answers_health_and_the_seeded_nested_query() -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update(PORT=str(port), HOST="127.0.0.1", USAGE_DEV_API_KEY="umk_dev-test-key-123")
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local.serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "local.serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"

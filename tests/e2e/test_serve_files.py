@@ -38,7 +38,7 @@ def test_serve_ingests_a_presigned_upload_and_the_command_finds_it(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
     env.update(PORT=str(port), HOST="127.0.0.1", USAGE_DEV_API_KEY=KEY, USAGE_SERVE_STATE=str(state),
                AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_CONFIG_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local.serve"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "local.serve"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -30,13 +30,13 @@ def free_port() -> int:
 
 @contextmanager
 def serve(**env: str) -> Iterator[tuple[str, list[str]]]:
-    """`python -m infra.local.serve` on free ports, with its own store; yields its base URL and output lines
+    """`python -m local.serve` on free ports, with its own store; yields its base URL and output lines
     once it has printed what to do next."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith("AWS_ENDPOINT_URL") and k not in ("USAGE_DEV_API_KEY", "USAGE_DATA_DIR")}
     environment.update(PORT=str(port), HOST="127.0.0.1", USAGE_STORE_PORT=str(free_port()), **env)
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local.serve"], cwd=ROOT, env=environment,
+    proc = subprocess.Popen([sys.executable, "-m", "local.serve"], cwd=ROOT, env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
 

@@ -2,7 +2,7 @@
 browser) → the files bucket's trigger runs the ingest function → usageUpload shows the counts and a report link.
 
 S3 is moto's (the test store itself, or a moto server beside DynamoDB Local); the trigger is the one `make serve`
-runs (infra/local/files.py), polled here with ``poll_once`` instead of its thread.
+runs (local/files.py), polled here with ``poll_once`` instead of its thread.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 from core.auth import Role
 from functions.ingest import handler as ingest
 from infra.files import s3_client
-from infra.local.files import FilesTrigger, start_files
 from infra.settings import get_settings, reset_settings
+from local.files import FilesTrigger, start_files
 from tests.builders import active_usage_catalog
 from tests.conftest import Api
 from tests.stores import store_endpoint as running_store

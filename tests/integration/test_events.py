@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from deploy.template import lambda_functions, load_template
-from infra.local.streams import LocalLambdaContext, compile_patterns, matches_any
+from local.streams import LocalLambdaContext, compile_patterns, matches_any
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -25,9 +25,9 @@ from core.usage import usage_record_id
 from functions.ingest import handler as ingest
 from functions.ingest.__main__ import main as ingest_command
 from infra.dynamo import bulk_writer_client
-from infra.local.streams import LocalLambdaContext
 from infra.settings import get_settings
 from infra.usage_repo import UsageRepository
+from local.streams import LocalLambdaContext
 from tests.builders import active_usage_catalog
 from tests.stores import store_endpoint as running_store
 

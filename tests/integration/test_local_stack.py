@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from botocore.exceptions import ClientError
 
-from infra.local.streams import InvalidBatchResponse, ReportedItemFailures, StreamPoller, drain_all, matches
+from local.streams import InvalidBatchResponse, ReportedItemFailures, StreamPoller, drain_all, matches
 from tests.stores import STORE_KINDS, Clients, make_clients, store_endpoint, unique_name
 
 Event = dict[str, Any]
@@ -99,7 +99,7 @@ def test_records_read_raw_are_what_the_parsed_response_would_give_and_other_call
     clients: Clients, table: str
 ) -> None:
     # GIVEN an item of every attribute type, inserted then changed
-    from infra.local.streams import to_lambda_record
+    from local.streams import to_lambda_record
 
     item = {"pk": {"S": "t"}, "n": {"N": "1.50"}, "flag": {"BOOL": True}, "none": {"NULL": True},
             "list": {"L": [{"S": "x"}, {"N": "2"}]}, "map": {"M": {"k": {"S": "v"}}}, "set": {"SS": ["a", "b"]},

@@ -1,4 +1,4 @@
-"""TransactWriteItems on the embedded moto store (infra.local.moto_transactions): all or nothing, reasons per
+"""TransactWriteItems on the embedded moto store (local.moto_transactions): all or nothing, reasons per
 item, stream records only for what was written, and concurrent transactions serialised."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.embedded import start_moto_server
+from local.embedded import start_moto_server
 from tests.stores import Clients, make_clients, unique_name
 
 

@@ -342,7 +342,7 @@ def usage_change(event_name: str, **fields: Any) -> dict[str, Any]:
 ])
 def test_filter_criteria_hand_each_usage_change_to_the_one_function_that_processes_it(
         change: Any, expected: set[str]) -> None:
-    from infra.local.streams import compile_patterns, matches_any
+    from local.streams import compile_patterns, matches_any
 
     # GIVEN a change of a usage item, encoded as infra/usage_repo.py writes it
     record = change()

@@ -1,7 +1,7 @@
 """The functions other than the API import neither the GraphQL stack nor anything left out of their artifact.
 
 deploy/Makefile builds them without Strawberry, Starlette, Mangum (and so graphql-core and anyio), graphql_api
-and infra/local: importing any of these would fail in Lambda, and would slow every cold start.
+and local/: importing any of these would fail in Lambda, and would slow every cold start.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from deploy.template import LambdaFunction, lambda_functions, load_template
 ROOT = Path(__file__).resolve().parents[2]
 #: Top-level packages missing from a non-API function's artifact (and the project's laptop-only modules).
 NOT_IN_FUNCTION_ARTIFACTS = ("strawberry", "starlette", "mangum", "graphql", "anyio", "graphql_api", "moto",
-                             "uvicorn", "infra.local")
+                             "uvicorn", "local")
 NON_API_FUNCTIONS = [fn for fn in lambda_functions(load_template()) if fn.logical_id != "ApiFunction"]
 
 _PROBE = """
@@ -59,4 +59,4 @@ def test_the_api_handler_loads_its_app_and_schema_at_init_which_snapstart_snapsh
     modules = imported_modules("graphql_api.handler")
     # THEN the GraphQL stack and the schema are loaded (SnapStart restores them), and the local stack is not
     assert {"strawberry", "starlette", "graphql_api.schema", "graphql_api.app"} <= modules
-    assert not {m for m in modules if m == "moto" or m.startswith(("moto.", "infra.local"))}
+    assert not {m for m in modules if m in ("moto", "local") or m.startswith(("moto.", "local."))}

@@ -17,7 +17,7 @@ from types import TracebackType
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra.local.moto_transactions import install as install_transactions
+from local.moto_transactions import install as install_transactions
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -52,7 +52,7 @@ def start_moto_server(host: str = "127.0.0.1", port: int = 0) -> EmbeddedStore:
     """Serve moto on `host:port` (port 0: a free one) from a daemon thread; returns once it accepts requests.
 
     Sets no environment variables: the caller decides which clients point at `EmbeddedStore.endpoint`.
-    Transactions are served per item (`infra.local.moto_transactions`), not by copying whole tables.
+    Transactions are served per item (`local.moto_transactions`), not by copying whole tables.
     """
     install_transactions()
     app = DomainDispatcherApplication(create_backend_app)

