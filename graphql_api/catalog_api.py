@@ -13,7 +13,7 @@ from core.errors import DomainError, ErrorCode
 from core.rating.model import AdjustmentType as _AdjustmentType
 from core.rating.model import TierMode as _TierMode
 from graphql_api.context import Info
-from graphql_api.errors import user_errors
+from graphql_api.errors import mutation
 from graphql_api.ids import from_global_id
 from graphql_api.permissions import CanConfigure, CanRead
 from graphql_api.scalars import DateTime
@@ -63,18 +63,11 @@ def changes_of(data: object, *names: str, rename: dict[str, str] | None = None) 
 
 
 async def mutate(info: Info, action: "Callable[[CatalogService], R]", wrap: Callable[[R], Any]) -> Payload[Any]:
-    try:
-        record = await asyncio.to_thread(action, info.context.catalog_service)
-    except DomainError as exc:
-        return Payload(errors=user_errors(exc))
-    return Payload(record=wrap(record))
+    return Payload(record=wrap(await asyncio.to_thread(action, info.context.catalog_service)))
 
 
 async def remove(info: Info, action: "Callable[[CatalogService], Any]", deleted_id: strawberry.ID) -> DeletePayload:
-    try:
-        await asyncio.to_thread(action, info.context.catalog_service)
-    except DomainError as exc:
-        return DeletePayload(errors=user_errors(exc))
+    await asyncio.to_thread(action, info.context.catalog_service)
     return DeletePayload(deleted_id=deleted_id)
 
 
@@ -437,7 +430,7 @@ def pur_view(svc: "CatalogService", pur: c.ProductUsageResource) -> t.ProductUsa
 @strawberry.type
 class CatalogMutation:
     # ---- units
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_unit_of_measure_class(self, info: Info, input: CreateUnitOfMeasureClassInput
                                            ) -> Payload[t.UnitOfMeasureClass]:
         cls = c.UnitOfMeasureClass(input.code, input.name, input.type, input.base_unit_code,
@@ -447,37 +440,37 @@ class CatalogMutation:
                  for i, u in enumerate(input.units)]
         return await mutate(info, lambda s: s.create_unit_class(cls, units), t.UnitOfMeasureClass.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_unit_of_measure_class(self, info: Info, input: UpdateUnitOfMeasureClassInput
                                            ) -> Payload[t.UnitOfMeasureClass]:
         changes = changes_of(input, "name", "default_unit_code", "status")
         return await mutate(info, lambda s: s.update(c.UnitOfMeasureClass, input.code, changes),
                             t.UnitOfMeasureClass.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_unit_of_measure_class(self, info: Info, code: str) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.UnitOfMeasureClass, code),
                             t.to_global_id("UnitOfMeasureClass", code))
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_unit_of_measure(self, info: Info, input: CreateUnitOfMeasureInput) -> Payload[t.UnitOfMeasure]:
         unit = c.UnitOfMeasure(input.unit_code, input.name, input.class_code, input.conversion_factor,
                                input.sequence or 0, input.decimal_places)
         return await mutate(info, lambda s: s.create(unit), t.UnitOfMeasure.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_unit_of_measure(self, info: Info, input: UpdateUnitOfMeasureInput) -> Payload[t.UnitOfMeasure]:
         changes = changes_of(input, "name", "conversion_factor", "sequence", "status")
         return await mutate(info, lambda s: s.update(c.UnitOfMeasure, input.unit_code, changes),
                             t.UnitOfMeasure.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_unit_of_measure(self, info: Info, unit_code: str) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.UnitOfMeasure, unit_code),
                             t.to_global_id("UnitOfMeasure", unit_code))
 
     # ---- resources and products
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_usage_resource(self, info: Info, input: CreateUsageResourceInput) -> Payload[t.UsageResource]:
         def create(s: "CatalogService") -> c.UsageResource:
             cls = s.require(c.UnitOfMeasureClass, input.unit_of_measure_class_code, "unitOfMeasureClassCode")
@@ -486,32 +479,32 @@ class CatalogMutation:
                 input.token_resource_code, input.tokens_per_unit, input.usage_definition_product_code))
         return await mutate(info, create, t.UsageResource.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_usage_resource(self, info: Info, input: UpdateUsageResourceInput) -> Payload[t.UsageResource]:
         changes = changes_of(input, "name", "default_unit_code", "token_resource_code", "tokens_per_unit", "status")
         return await mutate(info, lambda s: s.update(c.UsageResource, input.code, changes),
                             t.UsageResource.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_usage_resource(self, info: Info, code: str) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.UsageResource, code), t.to_global_id("UsageResource", code))
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_product(self, info: Info, input: CreateProductInput) -> Payload[t.Product]:
         product = c.Product(input.code, input.name, input.usage_model_type)
         return await mutate(info, lambda s: s.create(product), t.Product.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_product(self, info: Info, input: UpdateProductInput) -> Payload[t.Product]:
         changes = changes_of(input, "name", "status")
         return await mutate(info, lambda s: s.update(c.Product, input.code, changes), t.Product.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_product(self, info: Info, code: str) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.Product, code), t.to_global_id("Product", code))
 
     # ---- product usage resources and grants
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_product_usage_resource(self, info: Info, input: CreateProductUsageResourceInput
                                             ) -> Payload[t.ProductUsageResource]:
         pur = c.ProductUsageResource(pur_id(input.product_code, new_ulid()), input.product_code,
@@ -519,7 +512,7 @@ class CatalogMutation:
                                      input.is_optional, input.token_resource_code)
         return await mutate(info, lambda s: pur_view(s, s.create(pur)), lambda v: v)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_product_usage_resource(self, info: Info, input: UpdateProductUsageResourceInput
                                             ) -> Payload[t.ProductUsageResource]:
         changes = changes_of(input, "effective_from", "effective_to", "is_optional", "token_resource_code", "status")
@@ -528,12 +521,12 @@ class CatalogMutation:
             return pur_view(s, s.update(c.ProductUsageResource, key_of(input.id, "ProductUsageResource"), changes))
         return await mutate(info, update, lambda v: v)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_product_usage_resource(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.ProductUsageResource, key_of(id, "ProductUsageResource")),
                             id)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_product_usage_grant(self, info: Info, input: CreateProductUsageGrantInput
                                          ) -> Payload[t.ProductUsageGrant]:
         def create(s: "CatalogService") -> c.ProductUsageGrant:
@@ -550,7 +543,7 @@ class CatalogMutation:
                 input.drawdown_order))
         return await mutate(info, create, t.ProductUsageGrant.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_product_usage_grant(self, info: Info, input: UpdateProductUsageGrantInput
                                          ) -> Payload[t.ProductUsageGrant]:
         changes = ids_to_keys(changes_of(input, "quantity", "unit_code", "validity_term", "validity_unit",
@@ -560,39 +553,39 @@ class CatalogMutation:
         return await mutate(info, lambda s: s.update(c.ProductUsageGrant, key_of(input.id, "ProductUsageGrant"),
                                                      changes), t.ProductUsageGrant.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_product_usage_grant(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.ProductUsageGrant, key_of(id, "ProductUsageGrant")), id)
 
     # ---- policies
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_policy(self, info: Info, input: CreatePolicyInput) -> Payload[AnyPolicy]:
         settings = {n: getattr(input, n) for n in POLICY_SETTINGS}
         policy = c.Policy(new_ulid(), input.kind, input.name, **settings)
         return await mutate(info, lambda s: s.create(policy), t.policy_from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_policy(self, info: Info, input: UpdatePolicyInput) -> Payload[AnyPolicy]:
         changes = changes_of(input, "name", "status", *POLICY_SETTINGS)
         return await mutate(info, lambda s: s.update(c.Policy, key_of(input.id, "Policy"), changes),
                             t.policy_from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_policy(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.Policy, key_of(id, "Policy")), id)
 
-    @strawberry.mutation(permission_classes=[CanConfigure], description="Create or change a resource's policies.")
+    @mutation(permission_classes=[CanConfigure], description="Create or change a resource's policies.")
     async def set_resource_policy(self, info: Info, input: ResourcePolicyInput) -> Payload[t.ResourcePolicy]:
         record = c.ResourcePolicy(input.resource_code, policy_set(input.policies))
         return await mutate(info, lambda s: upsert_policy_link(s, c.ResourcePolicy, input.resource_code, record,
                                                                input.status), t.ResourcePolicy.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_resource_policy(self, info: Info, resource_code: str) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.ResourcePolicy, resource_code),
                             t.to_global_id("ResourcePolicy", resource_code))
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Create or change a product-resource policy (overrides the resource's).")
     async def set_product_resource_policy(self, info: Info, input: ProductResourcePolicyInput
                                           ) -> Payload[t.ProductResourcePolicy]:
@@ -603,42 +596,42 @@ class CatalogMutation:
             return upsert_policy_link(s, c.ProductResourcePolicy, pur.id, record, input.status)
         return await mutate(info, upsert, t.ProductResourcePolicy.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_product_resource_policy(self, info: Info, product_usage_resource_id: strawberry.ID
                                              ) -> DeletePayload:
         key = key_of(product_usage_resource_id, "ProductUsageResource")
         return await remove(info, lambda s: s.delete(c.ProductResourcePolicy, key),
                             t.to_global_id("ProductResourcePolicy", key))
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def set_grant_binding_policy(self, info: Info, input: GrantBindingPolicyInput
                                        ) -> Payload[t.GrantBindingPolicy]:
         record = c.GrantBindingPolicy(input.product_code, input.binding, input.target)
         return await mutate(info, lambda s: upsert_policy_link(s, c.GrantBindingPolicy, input.product_code, record,
                                                                input.status), t.GrantBindingPolicy.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_grant_binding_policy(self, info: Info, product_code: str) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.GrantBindingPolicy, product_code),
                             t.to_global_id("GrantBindingPolicy", product_code))
 
     # ---- rate cards, entries, tiers
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_rate_card(self, info: Info, input: CreateRateCardInput) -> Payload[t.RateCard]:
         card = c.RateCard(new_ulid(), input.name, input.type, input.effective_from or now(), input.effective_to)
         return await mutate(info, lambda s: s.create(card), t.RateCard.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_rate_card(self, info: Info, input: UpdateRateCardInput) -> Payload[t.RateCard]:
         changes = changes_of(input, "name", "effective_from", "effective_to", "status")
         return await mutate(info, lambda s: s.update(c.RateCard, key_of(input.id, "RateCard"), changes),
                             t.RateCard.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_rate_card(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.RateCard, key_of(id, "RateCard")), id)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def create_rate_card_entry(self, info: Info, input: CreateRateCardEntryInput) -> Payload[t.RateCardEntry]:
         def create(s: "CatalogService") -> c.RateCardEntry:
             card = s.require(c.RateCard, key_of(input.rate_card_id, "RateCard"), "rateCardId")
@@ -650,18 +643,18 @@ class CatalogMutation:
                 tuple(tier.to_domain() for tier in input.tiers or []), input.negotiable))
         return await mutate(info, create, t.RateCardEntry.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def update_rate_card_entry(self, info: Info, input: UpdateRateCardEntryInput) -> Payload[t.RateCardEntry]:
         changes = changes_of(input, "rate", "rate_unit_code", "effective_from", "effective_to", "tier_mode",
                              "negotiable", "status")
         return await mutate(info, lambda s: s.update(c.RateCardEntry, key_of(input.id, "RateCardEntry"), changes),
                             t.RateCardEntry.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure])
+    @mutation(permission_classes=[CanConfigure])
     async def delete_rate_card_entry(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await remove(info, lambda s: s.delete(c.RateCardEntry, key_of(id, "RateCardEntry")), id)
 
-    @strawberry.mutation(permission_classes=[CanConfigure], description="Add a tier to a DRAFT rate card entry.")
+    @mutation(permission_classes=[CanConfigure], description="Add a tier to a DRAFT rate card entry.")
     async def create_rate_tier(self, info: Info, rate_card_entry_id: strawberry.ID,
                                input: RateTierInput) -> Payload[t.RateCardEntry]:
         def add(s: "CatalogService") -> c.RateCardEntry:
@@ -671,11 +664,11 @@ class CatalogMutation:
             return s.update(c.RateCardEntry, key, {"tiers": tuple(tiers)})
         return await mutate(info, add, t.RateCardEntry.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure], description="Replace one tier of a DRAFT entry.")
+    @mutation(permission_classes=[CanConfigure], description="Replace one tier of a DRAFT entry.")
     async def update_rate_tier(self, info: Info, id: strawberry.ID, input: RateTierInput) -> Payload[t.RateCardEntry]:
         return await mutate(info, lambda s: _replace_tier(s, id, input.to_domain()), t.RateCardEntry.from_domain)
 
-    @strawberry.mutation(permission_classes=[CanConfigure], description="Remove one tier of a DRAFT entry.")
+    @mutation(permission_classes=[CanConfigure], description="Remove one tier of a DRAFT entry.")
     async def delete_rate_tier(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await remove(info, lambda s: _replace_tier(s, id, None), id)
 

@@ -11,7 +11,7 @@ from core.errors import DomainError, ErrorCode
 from core.rating.model import TierMode as _TierMode
 from graphql_api.catalog_api import RateTierInput
 from graphql_api.context import Info
-from graphql_api.errors import UserError, user_errors
+from graphql_api.errors import UserError, mutation
 from graphql_api.permissions import CanConfigure, CanRead
 from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
@@ -155,31 +155,25 @@ class SetupQuery:
 
 @strawberry.type
 class SetupMutation:
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Guided setup of an ANCHOR or PACK product in one call, all records DRAFT.")
     async def configure_usage_product(self, info: Info,
                                       input: ConfigureUsageProductInput) -> ConfigureUsageProductPayload:
         from graphql_api import setup_ops
 
-        try:
-            product, created, reused = await asyncio.to_thread(setup_ops.configure, info.context.catalog,
-                                                               input.to_domain())
-        except DomainError as exc:
-            return ConfigureUsageProductPayload(errors=user_errors(exc))
+        product, created, reused = await asyncio.to_thread(setup_ops.configure, info.context.catalog,
+                                                           input.to_domain())
         return ConfigureUsageProductPayload(record=t.Product.from_domain(product), created=created, reused=reused)
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Validate (unless validate: false), then activate the product and every DRAFT "
                                      "record of its chain, all or nothing.")
     async def activate_usage_product(self, info: Info, product_code: str,
                                      validate: bool | None = True) -> ActivateUsageProductPayload:
         from graphql_api import setup_ops
 
-        try:
-            result = await asyncio.to_thread(setup_ops.activate, info.context.catalog, product_code,
-                                             validate is not False)
-        except DomainError as exc:
-            return ActivateUsageProductPayload(errors=user_errors(exc))
+        result = await asyncio.to_thread(setup_ops.activate, info.context.catalog, product_code,
+                                         validate is not False)
         checked = ProductValidation.from_domain(result.validation) if result.validation else None
         if result.validation is not None and not result.validation.valid:
             count = len(result.validation.errors)

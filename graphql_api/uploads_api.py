@@ -9,9 +9,8 @@ import asyncio
 
 import strawberry
 
-from core.errors import DomainError
 from graphql_api.context import Info
-from graphql_api.errors import user_errors
+from graphql_api.errors import mutation
 from graphql_api.permissions import CanRead, CanRecordUsage
 from graphql_api.types.uploads import CreateUsageUploadPayload, HttpHeader, UsageUpload, now, upload_id_of
 
@@ -31,10 +30,7 @@ def _create(info: Info, data: CreateUsageUploadInput) -> CreateUsageUploadPayloa
     from infra.uploads_repo import UploadsRepository
 
     tenant = info.context.tenant
-    try:
-        upload = new_upload(tenant, new_ulid(), data.file_name, data.content_type, now())
-    except DomainError as exc:
-        return CreateUsageUploadPayload(errors=user_errors(exc))
+    upload = new_upload(tenant, new_ulid(), data.file_name, data.content_type, now())
     settings = get_settings()
     url = presign_put(upload_key(settings, tenant, upload.id, upload.file_name), upload.content_type, URL_LIFETIME,
                       settings)
@@ -66,7 +62,7 @@ class UploadsQuery:
 
 @strawberry.type
 class UploadsMutation:
-    @strawberry.mutation(permission_classes=[CanRecordUsage],
+    @mutation(permission_classes=[CanRecordUsage],
                          description="A presigned URL for one usage file (CSV or JSON Lines, the fields of "
                                      "recordUsage): PUT the file there, then follow usageUpload(id) to its report.")
     async def create_usage_upload(self, info: Info, input: CreateUsageUploadInput) -> CreateUsageUploadPayload:
