@@ -39,7 +39,6 @@ from graphql_api.types.enums import (
     UsageModelType,
     ValidityUnit,
 )
-from infra.keys import grant_id, new_ulid, pur_id, rate_entry_id
 
 if TYPE_CHECKING:
     from core.catalog_service import CatalogService
@@ -343,10 +342,8 @@ class UpdateRateCardEntryInput:
 
 
 def policy_set(links: PolicyLinksInput) -> c.PolicySet:
-    def pid(value: strawberry.ID | None) -> str | None:
-        return key_of(value, "Policy") if value else None
-    return c.PolicySet(pid(links.aggregation_policy_id), pid(links.rating_frequency_policy_id),
-                       pid(links.overage_policy_id), pid(links.commitment_policy_id))
+    return c.PolicySet(policy_key(links.aggregation_policy_id), policy_key(links.rating_frequency_policy_id),
+                       policy_key(links.overage_policy_id), policy_key(links.commitment_policy_id))
 
 
 def ids_to_keys(changes: dict[str, Any], **kinds: str) -> dict[str, Any]:
@@ -356,15 +353,19 @@ def ids_to_keys(changes: dict[str, Any], **kinds: str) -> dict[str, Any]:
     return changes
 
 
-def upsert_policy_link(svc: "CatalogService", kind: type[Any], key: str, record: Any, status: Any) -> Any:
-    """Create the link record if absent, else replace its pointers (status rules apply)."""
-    current = svc.store.get(kind, key)
-    if current is None:
-        return svc.create(record)
-    changes: dict[str, Any] = {f: getattr(record, f) for f in ("policies", "binding", "target") if hasattr(record, f)}
-    if status is not UNSET and status is not None:
-        changes["status"] = status
-    return svc.update(kind, key, changes)
+def policy_key(value: strawberry.ID | None) -> str | None:
+    return key_of(value, "Policy") if value else None
+
+
+def given(value: Any) -> Any:
+    """An optional input left out (UNSET) reads as None."""
+    return None if value is UNSET else value
+
+
+def tier_key(tier_id: str) -> tuple[str, str]:
+    """(rate card entry id, lower bound as written) inside a RateTier id."""
+    entry, _, lower = key_of(tier_id, "RateTier").rpartition("|")
+    return entry, lower
 
 
 # ---------------------------------------------------------------------------------------------- queries
@@ -472,12 +473,10 @@ class CatalogMutation:
     # ---- resources and products
     @mutation(permission_classes=[CanConfigure])
     async def create_usage_resource(self, info: Info, input: CreateUsageResourceInput) -> Payload[t.UsageResource]:
-        def create(s: "CatalogService") -> c.UsageResource:
-            cls = s.require(c.UnitOfMeasureClass, input.unit_of_measure_class_code, "unitOfMeasureClassCode")
-            return s.create(c.UsageResource(
-                input.code, input.name, input.category, cls.code, input.default_unit_code or cls.default_unit_code,
-                input.token_resource_code, input.tokens_per_unit, input.usage_definition_product_code))
-        return await mutate(info, create, t.UsageResource.from_domain)
+        return await mutate(info, lambda s: s.create_resource(
+            input.code, input.name, input.category, input.unit_of_measure_class_code, input.default_unit_code,
+            input.token_resource_code, input.tokens_per_unit, input.usage_definition_product_code),
+            t.UsageResource.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def update_usage_resource(self, info: Info, input: UpdateUsageResourceInput) -> Payload[t.UsageResource]:
@@ -507,10 +506,9 @@ class CatalogMutation:
     @mutation(permission_classes=[CanConfigure])
     async def create_product_usage_resource(self, info: Info, input: CreateProductUsageResourceInput
                                             ) -> Payload[t.ProductUsageResource]:
-        pur = c.ProductUsageResource(pur_id(input.product_code, new_ulid()), input.product_code,
-                                     input.resource_code, input.effective_from, input.effective_to,
-                                     input.is_optional, input.token_resource_code)
-        return await mutate(info, lambda s: pur_view(s, s.create(pur)), lambda v: v)
+        return await mutate(info, lambda s: pur_view(s, s.create_pur(
+            input.product_code, input.resource_code, input.effective_from, input.effective_to, input.is_optional,
+            input.token_resource_code)), lambda v: v)
 
     @mutation(permission_classes=[CanConfigure])
     async def update_product_usage_resource(self, info: Info, input: UpdateProductUsageResourceInput
@@ -529,19 +527,12 @@ class CatalogMutation:
     @mutation(permission_classes=[CanConfigure])
     async def create_product_usage_grant(self, info: Info, input: CreateProductUsageGrantInput
                                          ) -> Payload[t.ProductUsageGrant]:
-        def create(s: "CatalogService") -> c.ProductUsageGrant:
-            pur = s.require(c.ProductUsageResource, key_of(input.product_usage_resource_id, "ProductUsageResource"),
-                            "productUsageResourceId")
-            resource = s.require(c.UsageResource, pur.resource_code)
-            return s.create(c.ProductUsageGrant(
-                grant_id(pur.id, new_ulid()), pur.product_code, pur.id, input.type, input.quantity,
-                input.unit_code or resource.default_unit_code, input.validity_term, input.validity_unit,
-                input.effective_from or pur.effective_from, input.effective_to if input.effective_to else
-                pur.effective_to,
-                key_of(input.refresh_policy_id, "Policy") if input.refresh_policy_id else None,
-                key_of(input.rollover_policy_id, "Policy") if input.rollover_policy_id else None,
-                input.drawdown_order))
-        return await mutate(info, create, t.ProductUsageGrant.from_domain)
+        pur = key_of(input.product_usage_resource_id, "ProductUsageResource")
+        refresh, rollover = policy_key(input.refresh_policy_id), policy_key(input.rollover_policy_id)
+        return await mutate(info, lambda s: s.create_grant(
+            pur, input.quantity, input.validity_unit, input.type, input.unit_code, input.validity_term,
+            input.effective_from, input.effective_to, refresh, rollover, input.drawdown_order),
+            t.ProductUsageGrant.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def update_product_usage_grant(self, info: Info, input: UpdateProductUsageGrantInput
@@ -561,8 +552,8 @@ class CatalogMutation:
     @mutation(permission_classes=[CanConfigure])
     async def create_policy(self, info: Info, input: CreatePolicyInput) -> Payload[AnyPolicy]:
         settings = {n: getattr(input, n) for n in POLICY_SETTINGS}
-        policy = c.Policy(new_ulid(), input.kind, input.name, **settings)
-        return await mutate(info, lambda s: s.create(policy), t.policy_from_domain)
+        return await mutate(info, lambda s: s.create_policy(input.kind, input.name, **settings),
+                            t.policy_from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def update_policy(self, info: Info, input: UpdatePolicyInput) -> Payload[AnyPolicy]:
@@ -576,9 +567,9 @@ class CatalogMutation:
 
     @mutation(permission_classes=[CanConfigure], description="Create or change a resource's policies.")
     async def set_resource_policy(self, info: Info, input: ResourcePolicyInput) -> Payload[t.ResourcePolicy]:
-        record = c.ResourcePolicy(input.resource_code, policy_set(input.policies))
-        return await mutate(info, lambda s: upsert_policy_link(s, c.ResourcePolicy, input.resource_code, record,
-                                                               input.status), t.ResourcePolicy.from_domain)
+        policies, status = policy_set(input.policies), given(input.status)
+        return await mutate(info, lambda s: s.set_resource_policy(input.resource_code, policies, status),
+                            t.ResourcePolicy.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def delete_resource_policy(self, info: Info, resource_code: str) -> DeletePayload:
@@ -589,12 +580,10 @@ class CatalogMutation:
                          description="Create or change a product-resource policy (overrides the resource's).")
     async def set_product_resource_policy(self, info: Info, input: ProductResourcePolicyInput
                                           ) -> Payload[t.ProductResourcePolicy]:
-        def upsert(s: "CatalogService") -> c.ProductResourcePolicy:
-            pur = s.require(c.ProductUsageResource,
-                            key_of(input.product_usage_resource_id, "ProductUsageResource"), "productUsageResourceId")
-            record = c.ProductResourcePolicy(pur.product_code, pur.id, policy_set(input.policies))
-            return upsert_policy_link(s, c.ProductResourcePolicy, pur.id, record, input.status)
-        return await mutate(info, upsert, t.ProductResourcePolicy.from_domain)
+        pur = key_of(input.product_usage_resource_id, "ProductUsageResource")
+        policies, status = policy_set(input.policies), given(input.status)
+        return await mutate(info, lambda s: s.set_product_resource_policy(pur, policies, status),
+                            t.ProductResourcePolicy.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def delete_product_resource_policy(self, info: Info, product_usage_resource_id: strawberry.ID
@@ -606,9 +595,8 @@ class CatalogMutation:
     @mutation(permission_classes=[CanConfigure])
     async def set_grant_binding_policy(self, info: Info, input: GrantBindingPolicyInput
                                        ) -> Payload[t.GrantBindingPolicy]:
-        record = c.GrantBindingPolicy(input.product_code, input.binding, input.target)
-        return await mutate(info, lambda s: upsert_policy_link(s, c.GrantBindingPolicy, input.product_code, record,
-                                                               input.status), t.GrantBindingPolicy.from_domain)
+        return await mutate(info, lambda s: s.set_grant_binding_policy(
+            input.product_code, input.binding, input.target, given(input.status)), t.GrantBindingPolicy.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def delete_grant_binding_policy(self, info: Info, product_code: str) -> DeletePayload:
@@ -618,8 +606,8 @@ class CatalogMutation:
     # ---- rate cards, entries, tiers
     @mutation(permission_classes=[CanConfigure])
     async def create_rate_card(self, info: Info, input: CreateRateCardInput) -> Payload[t.RateCard]:
-        card = c.RateCard(new_ulid(), input.name, input.type, input.effective_from or now(), input.effective_to)
-        return await mutate(info, lambda s: s.create(card), t.RateCard.from_domain)
+        return await mutate(info, lambda s: s.create_rate_card(input.name, input.type, input.effective_from,
+                                                               input.effective_to, now()), t.RateCard.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def update_rate_card(self, info: Info, input: UpdateRateCardInput) -> Payload[t.RateCard]:
@@ -633,15 +621,12 @@ class CatalogMutation:
 
     @mutation(permission_classes=[CanConfigure])
     async def create_rate_card_entry(self, info: Info, input: CreateRateCardEntryInput) -> Payload[t.RateCardEntry]:
-        def create(s: "CatalogService") -> c.RateCardEntry:
-            card = s.require(c.RateCard, key_of(input.rate_card_id, "RateCard"), "rateCardId")
-            return s.create(c.RateCardEntry(
-                rate_entry_id(card.id, new_ulid()), card.id, input.resource_code, input.product_code, input.rate,
-                input.rate_unit_code, input.effective_from or card.effective_from,
-                input.effective_to if input.effective_to else card.effective_to,
-                _TierMode(input.tier_mode) if input.tier_mode else None,
-                tuple(tier.to_domain() for tier in input.tiers or []), input.negotiable))
-        return await mutate(info, create, t.RateCardEntry.from_domain)
+        card = key_of(input.rate_card_id, "RateCard")
+        mode = _TierMode(input.tier_mode) if input.tier_mode else None
+        tiers = [tier.to_domain() for tier in input.tiers or []]
+        return await mutate(info, lambda s: s.create_rate_card_entry(
+            card, input.rate, input.rate_unit_code, input.resource_code, input.product_code, input.effective_from,
+            input.effective_to, mode, tiers, input.negotiable), t.RateCardEntry.from_domain)
 
     @mutation(permission_classes=[CanConfigure])
     async def update_rate_card_entry(self, info: Info, input: UpdateRateCardEntryInput) -> Payload[t.RateCardEntry]:
@@ -657,29 +642,19 @@ class CatalogMutation:
     @mutation(permission_classes=[CanConfigure], description="Add a tier to a DRAFT rate card entry.")
     async def create_rate_tier(self, info: Info, rate_card_entry_id: strawberry.ID,
                                input: RateTierInput) -> Payload[t.RateCardEntry]:
-        def add(s: "CatalogService") -> c.RateCardEntry:
-            key = key_of(rate_card_entry_id, "RateCardEntry")
-            entry = s.require(c.RateCardEntry, key, "rateCardEntryId")
-            tiers = sorted([*entry.tiers, input.to_domain()], key=lambda tier: tier.lower_bound)
-            return s.update(c.RateCardEntry, key, {"tiers": tuple(tiers)})
-        return await mutate(info, add, t.RateCardEntry.from_domain)
+        entry = key_of(rate_card_entry_id, "RateCardEntry")
+        return await mutate(info, lambda s: s.add_tier(entry, input.to_domain()), t.RateCardEntry.from_domain)
 
     @mutation(permission_classes=[CanConfigure], description="Replace one tier of a DRAFT entry.")
     async def update_rate_tier(self, info: Info, id: strawberry.ID, input: RateTierInput) -> Payload[t.RateCardEntry]:
-        return await mutate(info, lambda s: _replace_tier(s, id, input.to_domain()), t.RateCardEntry.from_domain)
+        entry, lower = tier_key(id)
+        return await mutate(info, lambda s: s.replace_tier(entry, lower, input.to_domain(), id),
+                            t.RateCardEntry.from_domain)
 
     @mutation(permission_classes=[CanConfigure], description="Remove one tier of a DRAFT entry.")
     async def delete_rate_tier(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        return await remove(info, lambda s: _replace_tier(s, id, None), id)
-
-
-def _replace_tier(s: "CatalogService", tier_id: str, new: c.RateTier | None) -> c.RateCardEntry:
-    entry_key, _, lower = key_of(tier_id, "RateTier").rpartition("|")
-    entry = s.require(c.RateCardEntry, entry_key, "id")
-    if not any(str(tier.lower_bound) == lower for tier in entry.tiers):
-        raise DomainError(ErrorCode.NOT_FOUND, f"rate tier '{tier_id}' does not exist", "id")
-    tiers = [tier for tier in entry.tiers if str(tier.lower_bound) != lower] + ([new] if new else [])
-    return s.update(c.RateCardEntry, entry_key, {"tiers": tuple(sorted(tiers, key=lambda x: x.lower_bound))})
+        entry, lower = tier_key(id)
+        return await remove(info, lambda s: s.replace_tier(entry, lower, None, id), id)
 
 
 __all__ = ["CatalogQuery", "CatalogMutation", "Decimal"]
