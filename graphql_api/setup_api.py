@@ -9,7 +9,7 @@ import strawberry
 from core import catalog as c
 from core.errors import DomainError, ErrorCode
 from core.rating.model import TierMode as _TierMode
-from graphql_api.catalog_api import RateTierInput
+from graphql_api.catalog.rate_cards import RateTierInput
 from graphql_api.context import Info
 from graphql_api.errors import UserError, mutation
 from graphql_api.permissions import CanConfigure, CanRead
