@@ -1,13 +1,12 @@
 """Guided setup, the product validator and activation (DOMAIN §1.1–1.3): parse, call core + infra, map results."""
 
 import asyncio
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from core import catalog as c
-from core.errors import DomainError, ErrorCode
+from core.errors import ErrorCode
 from core.rating.model import TierMode as _TierMode
 from graphql_api.catalog.rate_cards import RateTierInput
 from graphql_api.context import Info
@@ -28,9 +27,6 @@ from graphql_api.types.validation import ProductValidation, RecordRef
 
 if TYPE_CHECKING:
     from core.guided_setup import GuidedGrant, GuidedResource, GuidedSetup, NewResource
-
-MAX_PRODUCTS_PER_VALIDATION = 10
-
 
 # ---------------------------------------------------------------------------------------------- inputs
 @strawberry.input
@@ -139,17 +135,11 @@ class SetupQuery:
             self, info: Info, product_codes: list[str],
             from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
             to: DateTime | None = None) -> list[ProductValidation]:
-        if len(product_codes) > MAX_PRODUCTS_PER_VALIDATION:
-            raise DomainError(ErrorCode.MAX_LIMIT_EXCEEDED, f"at most {MAX_PRODUCTS_PER_VALIDATION} products per "
-                              f"call (got {len(product_codes)})", "productCodes")
-        start: datetime | None = from_
-        end: datetime | None = to
-        if start is not None and end is not None and end <= start:
-            raise DomainError(ErrorCode.INVALID_RANGE, "to must be after from", "to")
+        from core.validation.snapshot import validation_window
         from graphql_api import setup_ops  # the validator, planners and chain repository: on first use
 
-        found = await asyncio.to_thread(setup_ops.validations, info.context.catalog, product_codes,
-                                        setup_ops.Window(start, end))
+        window = validation_window(product_codes, from_, to)
+        found = await asyncio.to_thread(setup_ops.validations, info.context.catalog, product_codes, window)
         return [ProductValidation.from_domain(v) for v in found]
 
 
