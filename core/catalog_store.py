@@ -9,6 +9,20 @@ from core.catalog import CatalogRecord, ProductUsageGrant, ProductUsageResource,
 T = TypeVar("T")
 
 
+class Ids(Protocol):
+    """New record ids (storage decides their shape)."""
+
+    def pur(self, product_code: str) -> str: ...
+
+    def grant(self, pur_id: str) -> str: ...
+
+    def policy(self) -> str: ...
+
+    def rate_card(self) -> str: ...
+
+    def rate_entry(self, rate_card_id: str) -> str: ...
+
+
 class CatalogStore(Protocol):
     def get(self, kind: type[T], key: str) -> T | None:
         """One record by its code (coded kinds) or id; ``None`` when absent in this tenant."""

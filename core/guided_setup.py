@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Protocol
 
 from core.bounds import DecimalKind, check_count, check_decimal
 from core.catalog import (
@@ -51,6 +50,7 @@ from core.catalog_service import (
     check_rollover_quantity,
     check_tier_values,
 )
+from core.catalog_store import Ids
 from core.errors import Collector, DomainError, ErrorCode
 from core.money import fmt
 from core.periods import start_of_day
@@ -134,20 +134,6 @@ class SetupCatalog:
         currency = sorted((c for c in self.classes.values() if c.type == UnitClassType.CURRENCY),
                           key=lambda c: (c.code != "CURRENCY", c.code))
         return currency[0].default_unit_code if currency else None
-
-
-class Ids(Protocol):
-    """New record ids (storage decides their shape)."""
-
-    def pur(self, product_code: str) -> str: ...
-
-    def grant(self, pur_id: str) -> str: ...
-
-    def policy(self) -> str: ...
-
-    def rate_card(self) -> str: ...
-
-    def rate_entry(self, rate_card_id: str) -> str: ...
 
 
 @immutable

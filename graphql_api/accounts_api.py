@@ -8,10 +8,9 @@ from typing import Any
 import strawberry
 
 from core import subscriptions as s
-from core.errors import DomainError
 from core.periods import PeriodUnit as _PeriodUnit
 from graphql_api.context import Info
-from graphql_api.errors import user_errors
+from graphql_api.errors import mutation
 from graphql_api.permissions import CanConfigure, CanRead
 from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
@@ -82,31 +81,28 @@ class AccountsQuery:
 
 @strawberry.type
 class AccountsMutation:
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Subscribe an account (created if new) to an ACTIVE product.")
     async def create_subscription(self, info: Info, input: CreateSubscriptionInput) -> Payload[t.Subscription]:
         ctx = info.context
-        try:
-            sub = await asyncio.to_thread(ctx.accounts.create_subscription, input.to_domain(), ctx.catalog,
-                                          datetime.now(UTC))
-        except DomainError as exc:
-            return Payload(errors=user_errors(exc))
+        sub = await asyncio.to_thread(ctx.accounts.create_subscription, input.to_domain(), ctx.catalog,
+                                      datetime.now(UTC))
         return Payload(record=t.Subscription.from_domain(sub))
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Change a subscription's quantity from an effective date (prorated for the "
                                      "rest of the period; consumed usage is never taken back).")
     async def amend_subscription(self, info: Info, input: AmendSubscriptionInput) -> Payload[t.Subscription]:
         return await _changed(info, info.context.accounts.amend_subscription, input.external_id, input.quantity,
                               input.effective_date, datetime.now(UTC))
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="End a subscription at endDate (after its start, not after its current end).")
     async def cancel_subscription(self, info: Info, input: CancelSubscriptionInput) -> Payload[t.Subscription]:
         return await _changed(info, info.context.accounts.cancel_subscription, input.external_id, input.end_date,
                               datetime.now(UTC))
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Extend a subscription's term with fresh grants (a subscription without an end "
                                      "date runs on by itself).")
     async def renew_subscription(self, info: Info, input: RenewSubscriptionInput) -> Payload[t.Subscription]:
@@ -115,9 +111,6 @@ class AccountsMutation:
 
 
 async def _changed(info: Info, change: Any, *args: Any) -> Payload[t.Subscription]:
-    """Run one subscription change in a thread; typed errors for expected failures."""
-    try:
-        sub = await asyncio.to_thread(change, *args)
-    except DomainError as exc:
-        return Payload(errors=user_errors(exc))
+    """Run one subscription change in a thread."""
+    sub = await asyncio.to_thread(change, *args)
     return Payload(record=t.Subscription.from_domain(sub))

@@ -9,9 +9,9 @@ import asyncio
 import strawberry
 
 from core.auth import key_request
-from core.errors import DomainError, NotFound
+from core.errors import NotFound
 from graphql_api.context import Info
-from graphql_api.errors import user_errors
+from graphql_api.errors import mutation
 from graphql_api.ids import from_global_id
 from graphql_api.permissions import CanManageKeys
 from graphql_api.types.apikeys import KIND, ApiKey, CreateApiKeyPayload
@@ -38,24 +38,18 @@ class ApiKeysQuery:
 
 @strawberry.type
 class ApiKeysMutation:
-    @strawberry.mutation(permission_classes=[CanManageKeys],
+    @mutation(permission_classes=[CanManageKeys],
                          description="A new key of the caller's tenant; its secret is in this answer only.")
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
-        try:
-            request = key_request(input.name, [Role(r).value for r in input.roles])
-            record, secret = await asyncio.to_thread(info.context.api_keys.create, request)
-        except DomainError as exc:
-            return CreateApiKeyPayload(errors=user_errors(exc))
+        request = key_request(input.name, [Role(r).value for r in input.roles])
+        record, secret = await asyncio.to_thread(info.context.api_keys.create, request)
         return CreateApiKeyPayload(record=ApiKey.from_domain(record), secret=secret)
 
-    @strawberry.mutation(permission_classes=[CanManageKeys],
+    @mutation(permission_classes=[CanManageKeys],
                          description="Revoke a key of the caller's tenant; revoking it again changes nothing.")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> Payload[ApiKey]:
-        try:
-            parsed = from_global_id(id, KIND)
-            if parsed is None:
-                raise NotFound("API key", id, "id")
-            record = await asyncio.to_thread(info.context.api_keys.revoke, parsed[1])
-        except DomainError as exc:
-            return Payload(errors=user_errors(exc))
+        parsed = from_global_id(id, KIND)
+        if parsed is None:
+            raise NotFound("API key", id, "id")
+        record = await asyncio.to_thread(info.context.api_keys.revoke, parsed[1])
         return Payload(record=ApiKey.from_domain(record))

@@ -47,8 +47,9 @@ class Context:
     @cached_property
     def catalog_service(self) -> CatalogService:
         from core.catalog_service import CatalogService
+        from infra.activation_repo import StorageIds
 
-        return CatalogService(self.catalog)
+        return CatalogService(self.catalog, StorageIds())
 
     @cached_property
     def loaders(self) -> CatalogLoaders:

@@ -1,13 +1,15 @@
 """The one place where domain errors become GraphQL: typed results for expected failures, masked otherwise."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import DecimalException
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, VariableDefinitionNode
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types.base import StrawberryList, get_object_definition
+from strawberry.types.field import StrawberryField
 
 from core.errors import DomainError, ErrorCode
 from graphql_api.permissions import refused
@@ -26,8 +28,45 @@ class UserError:
     field: str | None = None
 
 
-def user_errors(exc: DomainError) -> list[UserError]:
-    return [UserError(code=d.code, message=d.message, field=d.field) for d in exc.all_details()]
+def refusal(payload: type) -> Callable[[DomainError], Any]:
+    """How ``payload`` answers a DomainError: the payload with only its typed ``errors`` list — one error
+    (``UserError``, or the payload's own error type of the same shape) per detail: ``code``, ``message``, ``field``."""
+    definition = get_object_definition(payload, strict=True)
+    errors_type = next(f.type for f in definition.fields if f.python_name == "errors")
+    error: Any = errors_type.of_type if isinstance(errors_type, StrawberryList) else UserError
+
+    def refuse(exc: DomainError) -> Any:
+        return payload(errors=[error(code=d.code, message=d.message, field=d.field) for d in exc.all_details()])
+    return refuse
+
+
+class PayloadErrors(FieldExtension):
+    """The one place a mutation's expected failure becomes data: a ``DomainError`` (one problem or a collector's
+    several) raised by the resolver is answered as the payload's typed ``errors``; anything else propagates."""
+
+    def apply(self, field: StrawberryField) -> None:
+        payload = field.type
+        if not isinstance(payload, type):
+            raise TypeError(f"{field.python_name}: a mutation with typed errors returns a payload type")
+        self.refuse = refusal(payload)
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
+        try:
+            return next_(source, info, **kwargs)
+        except DomainError as exc:
+            return self.refuse(exc)
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Any,
+                            **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except DomainError as exc:
+            return self.refuse(exc)
+
+
+def mutation(**options: Any) -> Any:
+    """``strawberry.mutation`` whose DomainErrors become the payload's typed errors (``PayloadErrors``)."""
+    return strawberry.mutation(extensions=[PayloadErrors()], **options)
 
 
 class ExpectedGraphQLError(GraphQLError):

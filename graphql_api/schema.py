@@ -11,7 +11,11 @@ from strawberry.tools import merge_types
 
 from graphql_api.accounts_api import AccountsMutation, AccountsQuery
 from graphql_api.apikeys_api import ApiKeysMutation, ApiKeysQuery
-from graphql_api.catalog_api import CatalogMutation, CatalogQuery
+from graphql_api.catalog.policies import PoliciesMutation, PoliciesQuery
+from graphql_api.catalog.products import ProductsMutation, ProductsQuery
+from graphql_api.catalog.rate_cards import RateCardsMutation, RateCardsQuery
+from graphql_api.catalog.resources import ResourcesMutation, ResourcesQuery
+from graphql_api.catalog.units import UnitsMutation, UnitsQuery
 from graphql_api.errors import DomainErrorCodes, LoggedSchema, UnparsedInputs, should_mask
 from graphql_api.limits import DocumentLimits, Executor
 from graphql_api.scalars import SCALARS
@@ -23,7 +27,11 @@ from graphql_api.usage_api import UsageMutation, UsageQuery
 
 #: Each feature contributes its root types here (one line per feature keeps merges trivial).
 QUERIES: tuple[type, ...] = (
-    CatalogQuery,
+    ProductsQuery,
+    ResourcesQuery,
+    UnitsQuery,
+    PoliciesQuery,
+    RateCardsQuery,
     AccountsQuery,
     SetupQuery,
     SummariesQuery,
@@ -32,7 +40,11 @@ QUERIES: tuple[type, ...] = (
     ApiKeysQuery,
 )
 MUTATIONS: tuple[type, ...] = (
-    CatalogMutation,
+    UnitsMutation,
+    ResourcesMutation,
+    ProductsMutation,
+    PoliciesMutation,
+    RateCardsMutation,
     AccountsMutation,
     SetupMutation,
     UsageMutation,

@@ -1,17 +1,16 @@
 """Guided setup, the product validator and activation (DOMAIN §1.1–1.3): parse, call core + infra, map results."""
 
 import asyncio
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from core import catalog as c
-from core.errors import DomainError, ErrorCode
+from core.errors import ErrorCode
 from core.rating.model import TierMode as _TierMode
-from graphql_api.catalog_api import RateTierInput
+from graphql_api.catalog.rate_cards import RateTierInput
 from graphql_api.context import Info
-from graphql_api.errors import UserError, user_errors
+from graphql_api.errors import UserError, mutation
 from graphql_api.permissions import CanConfigure, CanRead
 from graphql_api.scalars import DateTime
 from graphql_api.scalars import Decimal as DecimalScalar
@@ -28,9 +27,6 @@ from graphql_api.types.validation import ProductValidation, RecordRef
 
 if TYPE_CHECKING:
     from core.guided_setup import GuidedGrant, GuidedResource, GuidedSetup, NewResource
-
-MAX_PRODUCTS_PER_VALIDATION = 10
-
 
 # ---------------------------------------------------------------------------------------------- inputs
 @strawberry.input
@@ -139,47 +135,35 @@ class SetupQuery:
             self, info: Info, product_codes: list[str],
             from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
             to: DateTime | None = None) -> list[ProductValidation]:
-        if len(product_codes) > MAX_PRODUCTS_PER_VALIDATION:
-            raise DomainError(ErrorCode.MAX_LIMIT_EXCEEDED, f"at most {MAX_PRODUCTS_PER_VALIDATION} products per "
-                              f"call (got {len(product_codes)})", "productCodes")
-        start: datetime | None = from_
-        end: datetime | None = to
-        if start is not None and end is not None and end <= start:
-            raise DomainError(ErrorCode.INVALID_RANGE, "to must be after from", "to")
+        from core.validation.snapshot import validation_window
         from graphql_api import setup_ops  # the validator, planners and chain repository: on first use
 
-        found = await asyncio.to_thread(setup_ops.validations, info.context.catalog, product_codes,
-                                        setup_ops.Window(start, end))
+        window = validation_window(product_codes, from_, to)
+        found = await asyncio.to_thread(setup_ops.validations, info.context.catalog, product_codes, window)
         return [ProductValidation.from_domain(v) for v in found]
 
 
 @strawberry.type
 class SetupMutation:
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Guided setup of an ANCHOR or PACK product in one call, all records DRAFT.")
     async def configure_usage_product(self, info: Info,
                                       input: ConfigureUsageProductInput) -> ConfigureUsageProductPayload:
         from graphql_api import setup_ops
 
-        try:
-            product, created, reused = await asyncio.to_thread(setup_ops.configure, info.context.catalog,
-                                                               input.to_domain())
-        except DomainError as exc:
-            return ConfigureUsageProductPayload(errors=user_errors(exc))
+        product, created, reused = await asyncio.to_thread(setup_ops.configure, info.context.catalog,
+                                                           input.to_domain())
         return ConfigureUsageProductPayload(record=t.Product.from_domain(product), created=created, reused=reused)
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
+    @mutation(permission_classes=[CanConfigure],
                          description="Validate (unless validate: false), then activate the product and every DRAFT "
                                      "record of its chain, all or nothing.")
     async def activate_usage_product(self, info: Info, product_code: str,
                                      validate: bool | None = True) -> ActivateUsageProductPayload:
         from graphql_api import setup_ops
 
-        try:
-            result = await asyncio.to_thread(setup_ops.activate, info.context.catalog, product_code,
-                                             validate is not False)
-        except DomainError as exc:
-            return ActivateUsageProductPayload(errors=user_errors(exc))
+        result = await asyncio.to_thread(setup_ops.activate, info.context.catalog, product_code,
+                                         validate is not False)
         checked = ProductValidation.from_domain(result.validation) if result.validation else None
         if result.validation is not None and not result.validation.valid:
             count = len(result.validation.errors)

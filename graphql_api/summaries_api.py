@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 import strawberry
 
 from core import summaries as s
-from core.errors import DomainError
 from graphql_api.context import Info
-from graphql_api.errors import user_errors
+from graphql_api.errors import mutation
 from graphql_api.permissions import CanConfigure, CanRead
 from graphql_api.scalars import DateTime
 from graphql_api.types.common import Connection
@@ -64,31 +63,24 @@ class SummariesMutation:
                                         summaries=[UsageSummary.from_domain(x) for x in report.summaries],
                                         has_more=report.more)
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
-                         description="\"Invoice now\": close the given OPEN summaries at once (COMPLETE), giving up "
+    @mutation(permission_classes=[CanConfigure],
+              description="\"Invoice now\": close the given OPEN summaries at once (COMPLETE), giving up "
                                      "the rest of their late-usage window; only once their period has ended. All "
                                      "or nothing; COMPLETE or INVOICED ones are left as they are. At most 50.")
     async def close_usage_summaries(self, info: Info, ids: list[strawberry.ID]) -> UsageSummariesPayload:
         refs = [summary_ref(i) for i in ids]
-        try:
-            after = await asyncio.to_thread(info.context.summaries.close_now, refs, datetime.now(UTC))
-        except DomainError as exc:
-            return UsageSummariesPayload(errors=user_errors(exc))
+        after = await asyncio.to_thread(info.context.summaries.close_now, refs, datetime.now(UTC))
         return _changed(after)
 
-    @strawberry.mutation(permission_classes=[CanConfigure],
-                         description="Mark COMPLETE summaries INVOICED with the invoice's reference. All or "
+    @mutation(permission_classes=[CanConfigure],
+              description="Mark COMPLETE summaries INVOICED with the invoice's reference. All or "
                                      "nothing; refused for OPEN summaries; a repeat with the same reference changes "
                                      "nothing. At most 100.")
     async def mark_usage_summaries_invoiced(self, info: Info, ids: list[strawberry.ID],
                                             invoice_reference: str) -> UsageSummariesPayload:
         refs = [summary_ref(i) for i in ids]
-        try:
-            reference = s.invoice_reference(invoice_reference)
-            after = await asyncio.to_thread(info.context.summaries.mark_invoiced, refs, reference,
-                                            datetime.now(UTC))
-        except DomainError as exc:
-            return UsageSummariesPayload(errors=user_errors(exc))
+        reference = s.invoice_reference(invoice_reference)
+        after = await asyncio.to_thread(info.context.summaries.mark_invoiced, refs, reference, datetime.now(UTC))
         return _changed(after)
 
 

@@ -2,16 +2,15 @@
 
 The file goes straight to S3 with a presigned PUT to ``{INGEST_PREFIX}{tenant}/{upload id}/{file name}`` — the
 tenant is the key's — and the bucket's notification runs the ingest function on it (``make serve``: its local
-trigger), which updates the upload. Parse, call, map; the storage is infra/uploads_repo.py and infra/files.py.
+trigger), which updates the upload. Parse, call, map; opening and finding an upload is infra/usage_uploads.py.
 """
 
 import asyncio
 
 import strawberry
 
-from core.errors import DomainError
 from graphql_api.context import Info
-from graphql_api.errors import user_errors
+from graphql_api.errors import mutation
 from graphql_api.permissions import CanRead, CanRecordUsage
 from graphql_api.types.uploads import CreateUsageUploadPayload, HttpHeader, UsageUpload, now, upload_id_of
 
@@ -24,36 +23,20 @@ class CreateUsageUploadInput:
 
 
 def _create(info: Info, data: CreateUsageUploadInput) -> CreateUsageUploadPayload:
-    from core.uploads import URL_LIFETIME, new_upload
-    from infra.files import presign_put, upload_key
-    from infra.keys import new_ulid
-    from infra.settings import get_settings
-    from infra.uploads_repo import UploadsRepository
+    from infra.usage_uploads import open_upload  # storage and S3 clients: on first use
 
-    tenant = info.context.tenant
-    try:
-        upload = new_upload(tenant, new_ulid(), data.file_name, data.content_type, now())
-    except DomainError as exc:
-        return CreateUsageUploadPayload(errors=user_errors(exc))
-    settings = get_settings()
-    url = presign_put(upload_key(settings, tenant, upload.id, upload.file_name), upload.content_type, URL_LIFETIME,
-                      settings)
-    UploadsRepository(tenant, settings=settings).create(upload)
-    return CreateUsageUploadPayload(upload=UsageUpload.from_domain(upload), url=url, method="PUT",
+    opened = open_upload(info.context.tenant, data.file_name, data.content_type, now())
+    upload = opened.upload
+    return CreateUsageUploadPayload(upload=UsageUpload.from_domain(upload), url=opened.url, method="PUT",
                                     headers=[HttpHeader(name="Content-Type", value=upload.content_type)],
                                     expires_at=upload.expires_at)
 
 
 def _get(info: Info, upload_id: str) -> UsageUpload | None:
-    from core.uploads import URL_LIFETIME
-    from infra.files import presign_get
-    from infra.uploads_repo import UploadsRepository
+    from infra.usage_uploads import find_upload
 
-    upload = UploadsRepository(info.context.tenant).get(upload_id)
-    if upload is None:
-        return None
-    report = presign_get(upload.report_key, URL_LIFETIME) if upload.finished and upload.report_key else None
-    return UsageUpload.from_domain(upload, report)
+    found = find_upload(info.context.tenant, upload_id)
+    return UsageUpload.from_domain(found.upload, found.report_url) if found else None
 
 
 @strawberry.type
@@ -66,7 +49,7 @@ class UploadsQuery:
 
 @strawberry.type
 class UploadsMutation:
-    @strawberry.mutation(permission_classes=[CanRecordUsage],
+    @mutation(permission_classes=[CanRecordUsage],
                          description="A presigned URL for one usage file (CSV or JSON Lines, the fields of "
                                      "recordUsage): PUT the file there, then follow usageUpload(id) to its report.")
     async def create_usage_upload(self, info: Info, input: CreateUsageUploadInput) -> CreateUsageUploadPayload:

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from core.errors import DomainError, ErrorCode
 from graphql_api.context import Info
+from graphql_api.errors import mutation
 from graphql_api.ids import from_global_id
 from graphql_api.permissions import CanRead, CanRecordUsage
 from graphql_api.scalars import DateTime
@@ -22,7 +23,6 @@ from graphql_api.types.usage import (
     RecordUsagePayload,
     SetUsageStatusPayload,
     UsageCorrectionPayload,
-    UsageInputError,
     UsageRecord,
     UsageStatus,
 )
@@ -101,52 +101,39 @@ class UsageQuery:
 
 @strawberry.type
 class UsageMutation:
-    @strawberry.mutation(permission_classes=[CanRecordUsage],
+    @mutation(permission_classes=[CanRecordUsage],
                          description="Record 1 to 1,000 usage records; each is answered ACCEPTED, DUPLICATE or "
                                      "REJECTED. ACCEPTED records are stored when the call returns.")
     async def record_usage(self, info: Info, records: list[UsageRecordInput]) -> RecordUsagePayload:
         inputs = [r.to_input() for r in records]
-        try:
-            results = await asyncio.to_thread(info.context.usage_ingestion.record, inputs)
-        except DomainError as exc:
-            return RecordUsagePayload.refused(exc)
+        results = await asyncio.to_thread(info.context.usage_ingestion.record, inputs)
         return RecordUsagePayload.from_results(results)
 
-    @strawberry.mutation(permission_classes=[CanRecordUsage],
+    @mutation(permission_classes=[CanRecordUsage],
                          description="Send ERROR and WARNING_UNRATED records back to NEW: they are processed again. "
                                      "A record still NEW long after it arrived (its stream batch was given up on; "
                                      "the age is a deployment setting) can be set to NEW again too.")
     async def set_usage_status(self, info: Info, ids: list[strawberry.ID],
                                status: UsageStatus) -> SetUsageStatusPayload:
         record_ids = [record_id_of(i) or f"?{i}" for i in ids]  # a malformed id names no record: NOT_FOUND
-        try:
-            results = await asyncio.to_thread(info.context.usage_ingestion.requeue, record_ids, status)
-        except DomainError as exc:
-            return SetUsageStatusPayload(records=[], errors=UsageInputError.all_of(exc))
+        results = await asyncio.to_thread(info.context.usage_ingestion.requeue, record_ids, status)
         return SetUsageStatusPayload.from_results(results)
 
-    @strawberry.mutation(permission_classes=[CanRecordUsage],
+    @mutation(permission_classes=[CanRecordUsage],
                          description="Void a record: a VOID correction reverses its effect (also in a closed "
                                      "period, booked into the current one). Repeating it answers the same void.")
     async def void_usage(self, info: Info, id: strawberry.ID, reason: str | None = None) -> UsageCorrectionPayload:
         record_id = record_id_of(id)
         if record_id is None:
-            return UsageCorrectionPayload(errors=UsageInputError.all_of(_not_found(id)))
-        try:
-            result = await asyncio.to_thread(info.context.usage_ingestion.void, record_id, reason)
-        except DomainError as exc:
-            return UsageCorrectionPayload(errors=UsageInputError.all_of(exc))
+            raise _not_found(id)
+        result = await asyncio.to_thread(info.context.usage_ingestion.void, record_id, reason)
         return UsageCorrectionPayload.from_domain(result)
 
-    @strawberry.mutation(permission_classes=[CanRecordUsage],
+    @mutation(permission_classes=[CanRecordUsage],
                          description="Amend a record: an AMEND correction replaces its effect with the new values.")
     async def amend_usage(self, info: Info, id: strawberry.ID, input: UsageAmendmentInput) -> UsageCorrectionPayload:
         record_id = record_id_of(id)
         if record_id is None:
-            return UsageCorrectionPayload(errors=UsageInputError.all_of(_not_found(id)))
-        try:
-            result = await asyncio.to_thread(info.context.usage_ingestion.amend, record_id, input.changes(),
-                                             input.reason)
-        except DomainError as exc:
-            return UsageCorrectionPayload(errors=UsageInputError.all_of(exc))
+            raise _not_found(id)
+        result = await asyncio.to_thread(info.context.usage_ingestion.amend, record_id, input.changes(), input.reason)
         return UsageCorrectionPayload.from_domain(result)

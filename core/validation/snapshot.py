@@ -6,7 +6,7 @@ and rate cards, one BatchGetItem for the resources), then handed to pure rules t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -31,6 +31,7 @@ from core.catalog import (
     UsageModelType,
     UsageResource,
 )
+from core.errors import DomainError, ErrorCode
 from core.policies import resolve
 from core.values import immutable
 
@@ -51,6 +52,21 @@ class Window:
 
     def overlaps(self, start: datetime, end: datetime | None) -> bool:
         return (self.end is None or start < self.end) and (end is None or self.start is None or end > self.start)
+
+
+#: How many products one validator call may judge.
+MAX_PRODUCTS_PER_VALIDATION = 10
+
+
+def validation_window(product_codes: Sequence[str], start: datetime | None, end: datetime | None) -> Window:
+    """The window of one validator call over ``product_codes``: DomainError for too many products or a range that
+    ends before it starts."""
+    if len(product_codes) > MAX_PRODUCTS_PER_VALIDATION:
+        raise DomainError(ErrorCode.MAX_LIMIT_EXCEEDED, f"at most {MAX_PRODUCTS_PER_VALIDATION} products per "
+                          f"call (got {len(product_codes)})", "productCodes")
+    if start is not None and end is not None and end <= start:
+        raise DomainError(ErrorCode.INVALID_RANGE, "to must be after from", "to")
+    return Window(start, end)
 
 
 @immutable

@@ -42,10 +42,6 @@ class UsageInputError:
     def of(cls, detail: ErrorDetail) -> "UsageInputError":
         return cls(code=detail.code, message=detail.message, field=detail.field)
 
-    @classmethod
-    def all_of(cls, exc: DomainError) -> "list[UsageInputError]":
-        return [cls.of(d) for d in exc.all_details()]
-
 
 @strawberry.type(description="A usage record: what the partner sent, its processing status and rated values.")
 class UsageRecord:
@@ -139,11 +135,11 @@ class UsageRecordResult:
 @strawberry.type(description="recordUsage: one result per input record, in order. ``errors`` is not empty only "
                              "when the whole call was refused (then nothing was recorded).")
 class RecordUsagePayload:
-    accepted: int
-    duplicates: int
-    rejected: int
-    results: list[UsageRecordResult]
-    errors: list[UsageInputError]
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    results: list[UsageRecordResult] = strawberry.field(default_factory=list)
+    errors: list[UsageInputError] = strawberry.field(default_factory=list)
 
     @classmethod
     def from_results(cls, results: "list[IngestResult]") -> "RecordUsagePayload":
@@ -154,16 +150,12 @@ class RecordUsagePayload:
                    rejected=counts[u.IngestOutcome.REJECTED],
                    results=[UsageRecordResult.from_domain(r) for r in results], errors=[])
 
-    @classmethod
-    def refused(cls, exc: DomainError) -> "RecordUsagePayload":
-        return cls(accepted=0, duplicates=0, rejected=0, results=[], errors=UsageInputError.all_of(exc))
-
 
 @strawberry.type(description="setUsageStatus: the records set back to NEW; an error (field ids.N) for each id "
                              "that could not be.")
 class SetUsageStatusPayload:
-    records: list[UsageRecord]
-    errors: list[UsageInputError]
+    records: list[UsageRecord] = strawberry.field(default_factory=list)
+    errors: list[UsageInputError] = strawberry.field(default_factory=list)
 
     @classmethod
     def from_results(cls, results: "list[RequeueResult]") -> "SetUsageStatusPayload":
