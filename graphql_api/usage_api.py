@@ -26,6 +26,7 @@ from graphql_api.types.usage import (
     UsageRecord,
     UsageStatus,
 )
+from infra.observability import publish
 
 if TYPE_CHECKING:
     from core.usage_validation import UsageInput
@@ -107,7 +108,10 @@ class UsageMutation:
     async def record_usage(self, info: Info, records: list[UsageRecordInput]) -> RecordUsagePayload:
         inputs = [r.to_input() for r in records]
         results = await asyncio.to_thread(info.context.usage_ingestion.record, inputs)
-        return RecordUsagePayload.from_results(results)
+        payload = RecordUsagePayload.from_results(results)
+        publish("api", {"RecordsAccepted": payload.accepted, "RecordsDuplicated": payload.duplicates,
+                        "RecordsRejected": payload.rejected})
+        return payload
 
     @mutation(permission_classes=[CanRecordUsage],
                          description="Send ERROR and WARNING_UNRATED records back to NEW: they are processed again. "

@@ -168,3 +168,19 @@ def test_expected_graphql_errors_are_one_line_without_traceback_and_bugs_keep_th
     assert invalid.getMessage().startswith("expected error: GRAPHQL_VALIDATION_FAILED at the request: ")
     assert "\n" not in invalid.getMessage()
     assert bug.levelno == logging.ERROR and bug.exc_info is not None
+
+
+def test_record_usage_publishes_accepted_duplicated_and_rejected_records_as_emf(
+        api: Any, texts_plan: Any, metrics_on: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a partner's call of three records: a new one, a repeat of it, and one naming no known resource
+    record = {"idempotencyKey": "m1", "accountExternalId": "acme", "resourceCode": "TEXTS", "quantity": "1",
+              "startTime": recently().isoformat()}
+    capsys.readouterr()
+    # WHEN the API answers it
+    payload = api("""mutation($r: [UsageRecordInput!]!) { recordUsage(records: $r) {
+        accepted duplicates rejected } }""", {"r": [record, record, {**record, "idempotencyKey": "m2",
+                                                                   "resourceCode": "NOPE"}]})["recordUsage"]
+    assert (payload["accepted"], payload["duplicates"], payload["rejected"]) == (1, 1, 1)
+    # THEN one EMF document of the API function counts them
+    [document] = [d for d in emf_documents(capsys.readouterr().out) if d.get("function") == "api"]
+    assert values(document, "RecordsAccepted", "RecordsDuplicated", "RecordsRejected") == [1, 1, 1]
