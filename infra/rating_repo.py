@@ -1,4 +1,7 @@
-"""Rating a stream batch against storage, exactly once (see infra/README.md, "Rating and summaries").
+"""Rating a stream batch against storage, exactly once (see infra/README.md, "Rating and summaries"): the reads
+and writes. The pure pieces live in ``core.processing`` (rating in ``pipeline``, grouping and packing in
+``packing``); what rating reads of the catalog in ``infra.catalog_view``; what a warm container remembers
+between batches in ``infra.warm_state``.
 
 ``RatingRepository(tenant).rate(records, now)``:
 
