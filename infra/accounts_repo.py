@@ -5,12 +5,16 @@ its subscriptions (and, through them, the grants of every wallet they fill). A s
 its grant schedules snapshotted from the catalog when it was created. Creating a subscription is one transaction:
 the account (created if new, otherwise left as it is), a guard item that makes the subscription's external id
 unique per tenant, and the subscription.
+
+The account item counts its subscriptions' changes (``subscriptions_version``, bumped in the same transaction as
+every subscription write), so a reader that remembers an account's subscriptions can tell with one small
+consistent read whether they are still current (``subscriptions_versions``: rating's warm state).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -38,6 +42,8 @@ from infra.table_repo import TableRepository
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 TRANSACTION_RETRIES = 5
+BATCH_GET_LIMIT = 100
+SUBSCRIPTIONS_VERSION = "subscriptions_version"
 
 
 def to_attributes(data: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +122,30 @@ class AccountsRepository(TableRepository):
         subscriptions.sort(key=lambda s: (s.created_at, s.external_id))
         return Account(account.external_id, account.name, account.created_at, tuple(subscriptions))
 
+    def subscriptions_versions(self, external_ids: Iterable[str]) -> dict[str, int | None]:
+        """How many times each account's subscriptions were written (None: no such account): one consistent
+        BatchGetItem of the account items (100 keys a call), their version attribute alone."""
+        wanted = list(dict.fromkeys(external_ids))
+        versions: dict[str, int | None] = dict.fromkeys(wanted)
+        by_pk = {keys.account_pk(self.tenant, name): name for name in wanted}
+        for start in range(0, len(wanted), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {self.table: {
+                "Keys": [{"pk": {"S": keys.account_pk(self.tenant, name)}, "sk": {"S": keys.ACCOUNT_SK}}
+                         for name in wanted[start:start + BATCH_GET_LIMIT]],
+                "ConsistentRead": True, "ProjectionExpression": "pk, #v",
+                "ExpressionAttributeNames": {"#v": SUBSCRIPTIONS_VERSION}}}
+            for attempt in range(TRANSACTION_RETRIES * 4):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    versions[by_pk[item["pk"]["S"]]] = int(item.get(SUBSCRIPTIONS_VERSION, {}).get("N", "0"))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            else:
+                raise RuntimeError("DynamoDB kept returning unprocessed keys for account versions")
+        return versions
+
     # ------------------------------------------------------------------------------------------ writes
     def create_subscription(self, request: SubscriptionRequest, catalog: CatalogRepository,
                             now: datetime) -> Subscription:
@@ -174,17 +204,19 @@ class AccountsRepository(TableRepository):
                 condition = "attribute_exists(sk) AND (attribute_not_exists(#v) OR #v = :old)"
             else:
                 condition = "#v = :old"
-            try:
-                self.client.put_item(
-                    TableName=self.table, ConditionExpression=condition, ExpressionAttributeNames={"#v": "version"},
-                    ExpressionAttributeValues={":old": {"N": str(current.version)}},
-                    Item=to_attributes({"pk": keys.account_pk(self.tenant, current.account_external_id),
-                                        "sk": keys.subscription_sk(external_id), "kind": "Subscription",
-                                        "version": changed.version, "data": encode(changed)}))
+            account_pk = keys.account_pk(self.tenant, current.account_external_id)
+            put = {"Put": {
+                "TableName": self.table, "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":old": {"N": str(current.version)}},
+                "Item": to_attributes({"pk": account_pk, "sk": keys.subscription_sk(external_id),
+                                       "kind": "Subscription", "version": changed.version, "data": encode(changed)})}}
+            try:  # the account's subscriptions version counts the change in the same transaction
+                self.client.transact_write_items(TransactItems=[put, _bump(self.table, account_pk)])
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not is_cancelled(exc):
                     raise
-                continue
+                continue  # changed underneath (or a concurrent transaction): read and apply again
             self._accounts.pop(current.account_external_id, None)
             return changed
         raise DomainError(ErrorCode.CONFLICT, f"subscription '{external_id}' kept changing; try again", "externalId")
@@ -223,6 +255,8 @@ class AccountsRepository(TableRepository):
         names = {"#id": "external_id", "#created": "created_at", "#kind": "kind"}
         values = {":id": {"S": request.account_external_id}, ":created": {"S": to_iso(now)},
                   ":kind": {"S": "Account"}}
+        names["#sv"] = SUBSCRIPTIONS_VERSION
+        values[":one"] = {"N": "1"}
         update = "SET #id = :id, #kind = :kind, #created = if_not_exists(#created, :created)"
         if request.account_name and request.account_name.strip():
             names["#name"] = "name"
@@ -230,7 +264,7 @@ class AccountsRepository(TableRepository):
             update += ", #name = if_not_exists(#name, :name)"
         account = {"Update": {"TableName": self.table,
                               "Key": {"pk": {"S": account_pk}, "sk": {"S": keys.ACCOUNT_SK}},
-                              "UpdateExpression": update, "ExpressionAttributeNames": names,
+                              "UpdateExpression": update + " ADD #sv :one", "ExpressionAttributeNames": names,
                               "ExpressionAttributeValues": values}}
         guard = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
                          "Item": to_attributes({
@@ -242,3 +276,11 @@ class AccountsRepository(TableRepository):
                               "pk": account_pk, "sk": keys.subscription_sk(subscription.external_id),
                               "kind": "Subscription", "data": encode(subscription)})}}
         return [account, guard, record]
+
+
+def _bump(table: str, account_pk: str) -> dict[str, Any]:
+    """The transaction item that counts one more change of the account's subscriptions (the account exists)."""
+    return {"Update": {"TableName": table, "Key": {"pk": {"S": account_pk}, "sk": {"S": keys.ACCOUNT_SK}},
+                       "ConditionExpression": "attribute_exists(pk)", "UpdateExpression": "ADD #sv :one",
+                       "ExpressionAttributeNames": {"#sv": SUBSCRIPTIONS_VERSION},
+                       "ExpressionAttributeValues": {":one": {"N": "1"}}}}

@@ -1,4 +1,7 @@
-"""Rating a stream batch against storage, exactly once (see infra/README.md, "Rating and summaries").
+"""Rating a stream batch against storage, exactly once (see infra/README.md, "Rating and summaries"): the reads
+and writes. The pure pieces live in ``core.processing`` (rating in ``pipeline``, grouping and packing in
+``packing``); what rating reads of the catalog in ``infra.catalog_view``; what a warm container remembers
+between batches in ``infra.warm_state``.
 
 ``RatingRepository(tenant).rate(records, now)``:
 
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 import uuid
 from collections import Counter
@@ -38,18 +40,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from core.catalog import (
-    Product,
-    ProductResourcePolicy,
-    ProductUsageGrant,
-    ProductUsageResource,
-    RecordStatus,
-    ResourcePolicy,
-    UsageResource,
-)
-from core.policies import resolve
 from core.processing import BatchResult, CatalogView, Outcome, RatingContext, WalletState, applied, process, usage_time
-from core.processing.gate import booking_period, is_closed, shortest_delay, surely_open
+from core.processing.gate import booking_period
+from core.processing.packing import chunk_bounds, group_refs, groups, latest_new, merge_by_credit, pack, wallet_ids
 from core.subscriptions import Subscription, wallets_of
 from core.summaries import UsageSummary, aggregate
 from core.summaries import apply as apply_delta
@@ -59,10 +52,12 @@ from core.wallets import BucketChange, CreditCounter, LedgerEntryType, WalletRef
 from infra import keys
 from infra.accounts_repo import AccountsRepository, cancellation_codes, is_cancelled
 from infra.catalog_repo import CatalogRepository
+from infra.catalog_view import catalog_view, read_accounts
 from infra.dynamo import bulk_writer_client, dynamodb_client
 from infra.summaries_repo import SummariesRepository, SummaryRef
 from infra.usage_repo import UsageRepository, record_from_item
 from infra.wallets_repo import WalletsRepository
+from infra.warm_state import WARM, Subscriptions, WarmState
 
 logger = logging.getLogger(__name__)
 
@@ -92,98 +87,6 @@ def _writers() -> ThreadPoolExecutor:
 
 def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and is_cancelled(exc)
-
-
-# ---------------------------------------------------------------------------------------------- catalog snapshot
-def catalog_view(catalog: CatalogRepository, product_codes: Iterable[str], resource_codes: Iterable[str]
-                 ) -> CatalogView:
-    """The ACTIVE catalog rating needs for these products and resources, with every PUR's effective policy."""
-    classes, units = catalog.units_and_classes()
-    cards, entries = catalog.rate_cards()
-    products: dict[str, Product] = {}
-    purs: dict[str, tuple[ProductUsageResource, ...]] = {}
-    grants: dict[str, tuple[ProductUsageGrant, ...]] = {}
-    product_policies: dict[str, ProductResourcePolicy] = {}
-    for code in dict.fromkeys(product_codes):
-        graph = catalog.product_graph(code)
-        if graph is None:
-            continue
-        products[code] = graph.product
-        purs[code] = tuple(graph.purs)
-        grants.update({k: tuple(v) for k, v in graph.grants.items()})
-        product_policies.update(graph.policies)
-    wanted = set(resource_codes) | {p.resource_code for ps in purs.values() for p in ps}
-    resources = catalog.batch_get(UsageResource, sorted(wanted))
-    tokens = {r.token_resource_code for r in resources.values() if r.token_resource_code}
-    tokens |= {p.token_resource_code for ps in purs.values() for p in ps if p.token_resource_code}
-    if tokens - resources.keys():
-        resources.update(catalog.batch_get(UsageResource, sorted(tokens - resources.keys())))
-    resource_policies = catalog.batch_get(ResourcePolicy, sorted(resources))
-    policies = {p.id: p for p in catalog.policies()}
-    effective = {}
-    for pur in (p for ps in purs.values() for p in ps):
-        product_level = product_policies.get(pur.id)
-        resource_level = resource_policies.get(pur.resource_code)
-        effective[pur.id] = resolve(_active_set(product_level), _active_set(resource_level), policies,
-                                    active_only=True)
-    return CatalogView(resources=resources, units={u.unit_code: u for u in units},
-                       classes={c.code: c for c in classes}, products=products, purs=purs, grants=grants,
-                       policies=effective, rate_cards={c.id: c for c in cards}, rate_entries=tuple(entries))
-
-
-def _active_set(level: ProductResourcePolicy | ResourcePolicy | None) -> Any:
-    return level.policies if level is not None and level.status == RecordStatus.ACTIVE else None
-
-
-def read_accounts(tenant: str, names: Sequence[str], client: Any | None = None
-                  ) -> dict[str, tuple[Subscription, ...] | None]:
-    """Each account's subscriptions (None: no such account), one Query per account, in parallel."""
-    if not names:
-        return {}
-    accounts_repo = AccountsRepository(tenant, client)
-    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(names))) as pool:
-        accounts = dict(zip(names, pool.map(accounts_repo.get, names), strict=True))
-    return {name: account.subscriptions if account is not None else None for name, account in accounts.items()}
-
-
-def read_subscriptions_and_catalog(tenant: str, records: Sequence[UsageRecord], client: Any | None = None
-                                   ) -> tuple[dict[str, tuple[Subscription, ...]], CatalogView]:
-    """The records' accounts' subscriptions (one Query per account, in parallel) and the catalog they need."""
-    accounts = read_accounts(tenant, sorted({r.account_external_id for r in records}), client)
-    subscriptions = {name: subs for name, subs in accounts.items() if subs is not None}
-    products = {s.product_code for subs in subscriptions.values() for s in subs}
-    return subscriptions, catalog_view(CatalogRepository(tenant), products, {r.resource_code for r in records})
-
-
-class SummariesPeriodGate:
-    """``core.usage_validation.PeriodGate`` backed by the summaries table: the records whose billing period no
-    longer accepts usage (``core.processing.gate``). Per batch: one Query of the tenant's policies and one of its
-    early-close markers (periods an admin closed before their waiting period passed); only for records older than
-    the shortest rating delay (late usage) or in a period closed early, one Query per account, the catalog's few
-    Queries and one BatchGetItem of summaries."""
-
-    def __init__(self, clock: Callable[[], datetime] | None = None, client: Any | None = None):
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._client = client
-
-    def closed(self, tenant: str, records: Sequence[UsageRecord]) -> set[int]:
-        if not records:
-            return set()
-        now = self._clock()
-        delay = shortest_delay(CatalogRepository(tenant).policies())
-        early = SummariesRepository(tenant, self._client).early_closes(now)
-        late = {i: r for i, r in enumerate(records) if not surely_open(r, delay, now, early)}
-        if not late:
-            return set()
-        subscriptions, catalog = read_subscriptions_and_catalog(tenant, list(late.values()), self._client)
-        bookings = {i: b for i, r in late.items()
-                    if (b := booking_period(r, catalog, subscriptions.get(r.account_external_id, ()))) is not None}
-        if not bookings:
-            return set()
-        refs = {(b.key.account_external_id, b.key.id) for b in bookings.values()}
-        summaries = SummariesRepository(tenant, self._client).batch_get(refs)
-        return {i for i, b in bookings.items()
-                if is_closed(b, summaries.get((b.key.account_external_id, b.key.id)), now)}
 
 
 # ---------------------------------------------------------------------------------------------- reading a batch
@@ -226,41 +129,6 @@ class RateReport:
     rated: list[Outcome] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-
-
-class WarmState:
-    """What a warm container keeps between the stream batches it rates, so that a batch reads only what changed.
-
-    - Subscriptions and the catalog, for ``ttl_s`` seconds. They carry no version the writes could be
-      conditioned on, so they are trusted only for records that rate cleanly: a batch in which any record comes
-      out ERROR or WARNING_UNRATED is rated again on fresh reads. (A subscription or rate that appears within the
-      TTL may be seen that much later — the same as if the usage had arrived that much earlier.)
-    - Wallet counters and summaries as this container last wrote or read them, without expiry: every write is
-      conditioned on exactly that state (a counter's total, a summary's version), so a stale entry can only make
-      a transaction fail, after which the entries of its groups are dropped and read again.
-    """
-
-    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000):
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self.lock = threading.Lock()
-        self.accounts: dict[tuple[str, str], tuple[float, tuple[Subscription, ...] | None]] = {}
-        self.catalogs: dict[str, tuple[float, frozenset[str], frozenset[str], CatalogView]] = {}
-        self.counters: dict[tuple[str, str], dict[str, CreditCounter]] = {}
-        self.summaries: dict[tuple[str, str, str], UsageSummary] = {}
-
-    def fresh(self, read_at: float) -> bool:
-        return time.monotonic() - read_at < self.ttl_s
-
-    def trim(self) -> None:
-        if len(self.counters) + len(self.summaries) + len(self.accounts) > self.max_entries:
-            self.accounts.clear()
-            self.counters.clear()
-            self.summaries.clear()
-
-
-#: The container's warm state (one per process: a Lambda container, or `make serve`).
-WARM = WarmState()
 
 
 class RatingRepository:
@@ -339,50 +207,36 @@ class RatingRepository:
             wanted = {o.correction_of for o in originals.values()
                       if o.correction_of and o.status == UsageStatus.NEW} - originals.keys()
         everyone = list(records) + list(originals.values())
-        warm = self.warm if not fresh else None
-        names = sorted({r.account_external_id for r in everyone})
-        remembered = self._remembered_accounts(names) if warm else {}
-        missing = [n for n in names if n not in remembered]
-        read = read_accounts(self.tenant, missing, self._client)
-        if self.warm is not None:
-            with self.warm.lock:
-                self.warm.trim()
-                self.warm.accounts.update({(self.tenant, n): (time.monotonic(), read.get(n)) for n in missing})
-        subscriptions = {n: subs for n, subs in {**remembered, **read}.items() if subs is not None}
+        accounts, warm_accounts = self._subscriptions(sorted({r.account_external_id for r in everyone}), fresh)
+        subscriptions = {n: subs for n, subs in accounts.items() if subs is not None}
         products = {s.product_code for subs in subscriptions.values() for s in subs}
         resources = {r.resource_code for r in everyone}
-        catalog = self._remembered_catalog(products, resources) if warm else None
-        warm_reads = bool(remembered) or catalog is not None
+        warm = self.warm if not fresh else None
+        catalog = warm.catalog(self.tenant, products, resources) if warm is not None else None
+        warm_reads = warm_accounts or catalog is not None
         if catalog is None:
             catalog = catalog_view(CatalogRepository(self.tenant), products, resources)
             if self.warm is not None:
-                with self.warm.lock:
-                    self.warm.catalogs[self.tenant] = (time.monotonic(), frozenset(products), frozenset(resources),
-                                                       catalog)
+                self.warm.keep_catalog(self.tenant, products, resources, catalog)
         all_subs = [s for subs in subscriptions.values() for s in subs]
         return BatchState(catalog, subscriptions, wallets_of(all_subs), originals=originals, warm_reads=warm_reads)
 
-    def _remembered_accounts(self, names: Sequence[str]) -> dict[str, tuple[Subscription, ...] | None]:
-        assert self.warm is not None
-        with self.warm.lock:
-            entries = {n: self.warm.accounts.get((self.tenant, n)) for n in names}
-        return {n: e[1] for n, e in entries.items() if e is not None and self.warm.fresh(e[0])}
-
-    def _remembered_catalog(self, products: set[str], resources: set[str]) -> CatalogView | None:
-        assert self.warm is not None
-        with self.warm.lock:
-            entry = self.warm.catalogs.get(self.tenant)
-        if entry is None or not self.warm.fresh(entry[0]) or not (products <= entry[1] and resources <= entry[2]):
-            return None
-        return entry[3]
+    def _subscriptions(self, names: Sequence[str], fresh: bool) -> tuple[dict[str, Subscriptions], bool]:
+        """Each account's subscriptions (None: no such account), and whether some came from the warm state: those
+        are remembered while the account's subscriptions version is unchanged (``infra.warm_state``), which one
+        consistent BatchGetItem of the accounts' versions tells; the others are read (one Query per account)."""
+        if self.warm is None or not names:
+            return read_accounts(self.tenant, names, self._client), False
+        versions = AccountsRepository(self.tenant, self._client).subscriptions_versions(names)
+        remembered = {} if fresh else self.warm.subscriptions(self.tenant, versions)
+        read = read_accounts(self.tenant, [n for n in names if n not in remembered], self._client)
+        self.warm.keep_subscriptions(self.tenant, read, versions)  # read after their versions were
+        return {**remembered, **read}, bool(remembered)
 
     def _read_counters(self, state: BatchState, wallet_ids: Iterable[str]) -> None:
         ids = sorted(wallet_ids)
         if self.warm is not None:
-            with self.warm.lock:
-                for wallet_id in ids:
-                    if (self.tenant, wallet_id) in self.warm.counters:
-                        state.counters[wallet_id] = dict(self.warm.counters[(self.tenant, wallet_id)])
+            state.counters.update(self.warm.known_counters(self.tenant, ids))
             ids = [i for i in ids if i not in state.counters]
         if not ids:
             return
@@ -395,12 +249,9 @@ class RatingRepository:
     def _read_summaries(self, state: BatchState, refs: set[SummaryRef]) -> None:
         wanted = set(refs)
         if self.warm is not None:
-            with self.warm.lock:
-                for account, summary_id in refs:
-                    cached = self.warm.summaries.get((self.tenant, account, summary_id))
-                    if cached is not None:
-                        state.summaries[(account, summary_id)] = cached
-                        wanted.discard((account, summary_id))
+            known = self.warm.known_summaries(self.tenant, refs)
+            state.summaries.update(known)
+            wanted -= known.keys()
         found = self.summaries.batch_get(wanted)
         state.summaries.update(found)
         state.looked_up |= refs
@@ -408,23 +259,14 @@ class RatingRepository:
 
     def _remember(self, counters: Mapping[str, Mapping[str, CreditCounter]] | None = None,
                   summaries: Mapping[SummaryRef, UsageSummary] | None = None) -> None:
-        if self.warm is None:
-            return
-        with self.warm.lock:
-            for wallet_id, counter in (counters or {}).items():
-                self.warm.counters[(self.tenant, wallet_id)] = dict(counter)
-            for (account, summary_id), summary in (summaries or {}).items():
-                self.warm.summaries[(self.tenant, account, summary_id)] = summary
+        if self.warm is not None:
+            self.warm.remember(self.tenant, counters, summaries)
 
     def _forget(self, chunks: Iterable[Chunk]) -> None:
-        if self.warm is None:
-            return
-        with self.warm.lock:
-            for chunk in chunks:
-                for wallet_id in chunk.counters_after:
-                    self.warm.counters.pop((self.tenant, wallet_id), None)
-                for account, summary_id in chunk.summaries_after:
-                    self.warm.summaries.pop((self.tenant, account, summary_id), None)
+        if self.warm is not None:
+            chunks = list(chunks)
+            self.warm.forget(self.tenant, [w for c in chunks for w in c.counters_after],
+                             [ref for c in chunks for ref in c.summaries_after])
 
     # ------------------------------------------------------------------------------------------ writing
     def write(self, result: BatchResult, images: Mapping[str, UsageRecord], state: BatchState
@@ -441,7 +283,7 @@ class RatingRepository:
         while live:
             ready = [plan[step] for plan in live]
             failed: set[int] = set()
-            transactions = pack(ready)
+            transactions = pack(ready, lambda chunk: len(chunk.items), MAX_TRANSACTION_ITEMS)
             errors = self._transact_all(transactions)
             unexpected = next((e for e in errors if e is not None and not _is_cancellation(e)), None)
             for transaction, exc in zip(transactions, errors, strict=True):
@@ -486,11 +328,11 @@ class RatingRepository:
     def plan_group(self, index: int, group: Sequence[Outcome], images: Mapping[str, UsageRecord],
                    state: BatchState, result: BatchResult) -> list[Chunk]:
         """A group's chunks, each built on the state the previous ones leave (they are written in order)."""
-        summaries = {ref: state.summaries.get(ref) or result.new_summaries[ref] for ref in _group_refs(group)}
+        summaries = {ref: state.summaries.get(ref) or result.new_summaries[ref] for ref in group_refs(group)}
         stored = {ref for ref in summaries if ref in state.summaries}
-        counters = {wid: dict(state.counters.get(wid, {})) for o in group for wid in _wallet_ids(o)}
+        counters = {wid: dict(state.counters.get(wid, {})) for o in group for wid in wallet_ids(o)}
         chunks = []
-        for start, end in chunk_bounds(group):
+        for start, end in chunk_bounds(group, MAX_TRANSACTION_ITEMS):
             outcomes = list(group[start:end])
             before = dict(summaries)
             items, kinds = self._chunk_items(outcomes, images, summaries, stored, counters)
@@ -599,7 +441,7 @@ def rate_stream(records: Sequence[Mapping[str, Any]], now: datetime | None = Non
     return rating
 
 
-# ---------------------------------------------------------------------------------------------- pure helpers
+# ---------------------------------------------------------------------------------------------- planning reads
 def expected_needs(records: Sequence[UsageRecord], state: BatchState) -> tuple[set[str], set[SummaryRef]]:
     """The wallets and summaries a batch will most likely touch: each record's period as the gate sees it, the
     wallets of the subscriptions covering its resource, and what the originals of corrections drew and booked."""
@@ -618,111 +460,9 @@ def expected_needs(records: Sequence[UsageRecord], state: BatchState) -> tuple[s
         summaries |= {(original.account_external_id, b.summary_id) for b in original.bookings}
     return wallets & state.refs.keys(), summaries
 
-def latest_new(records: Iterable[UsageRecord]) -> list[UsageRecord]:
-    """The NEW records of a batch, each once (its latest attempt), in first-seen order."""
-    latest: dict[str, UsageRecord] = {}
-    for record in records:
-        if record.status != UsageStatus.NEW:
-            continue
-        if record.id not in latest or record.attempt >= latest[record.id].attempt:
-            latest[record.id] = record
-    return list(latest.values())
-
-
-def groups(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
-    """Outcomes that share a wallet, a summary or a record (a correction and its original) belong together;
-    each group keeps the batch's order."""
-    parent = list(range(len(outcomes)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[tuple[str, str], int] = {}
-    for i, o in enumerate(outcomes):
-        links = [("wallet", w) for w in _wallet_ids(o)]
-        links += [("summary", f"{o.account_external_id}\x00{c.summary_id}") for c in o.contributions]
-        links += [("record", o.record_id)] + ([("record", o.reverses)] if o.reverses else [])
-        for link in links:
-            if link in owner:
-                parent[find(i)] = find(owner[link])
-            else:
-                owner[link] = i
-    by_root: dict[int, list[Outcome]] = {}
-    for i, o in enumerate(outcomes):
-        by_root.setdefault(find(i), []).append(o)
-    return list(by_root.values())
-
-
-def pack(chunks: Sequence[Chunk]) -> list[list[Chunk]]:
-    """Chunks of different groups gathered into transactions of at most 100 items, in order."""
-    transactions: list[list[Chunk]] = []
-    size = MAX_TRANSACTION_ITEMS
-    for chunk in chunks:
-        if size + len(chunk.items) > MAX_TRANSACTION_ITEMS:
-            transactions.append([])
-            size = 0
-        transactions[-1].append(chunk)
-        size += len(chunk.items)
-    return transactions
-
-
-def chunk_bounds(group: Sequence[Outcome]) -> list[tuple[int, int]]:
-    """Split a group into consecutive runs whose transaction holds at most 100 items."""
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    while start < len(group):
-        end = start + 1
-        while end < len(group) and item_count(group[start:end + 1]) <= MAX_TRANSACTION_ITEMS:
-            end += 1
-        if item_count(group[start:end]) > MAX_TRANSACTION_ITEMS:
-            raise ValueError(f"record {group[start].record_id} alone needs more than {MAX_TRANSACTION_ITEMS} items")
-        bounds.append((start, end))
-        start = end
-    return bounds
-
-
-def item_count(chunk: Sequence[Outcome]) -> int:
-    in_chunk = {o.record_id for o in chunk}
-    records = len(chunk) + sum(1 for o in chunk if o.reverses and o.reverses not in in_chunk)
-    credits = {(c.wallet_id, ch.credit_id) for o in chunk for c in o.wallet_changes for ch in c.changes}
-    ledgers = {(c.wallet_id, c.at, ch.quantity > 0) for o in chunk for c in o.wallet_changes for ch in c.changes}
-    summaries = {(o.account_external_id, c.summary_id) for o in chunk for c in o.contributions}
-    return records + len(credits) + len(ledgers) + len(summaries)
-
-
-def merge_by_credit(changes: Sequence[BucketChange]) -> dict[str, list[BucketChange]]:
-    """Changes of one wallet merged per bucket (one counter write each), grouped per credit in order.
-
-    A credit's first change carries the total its counter holds before the chunk (what its write is conditioned
-    on); a bucket's merged change runs from its first opening to its last closing.
-    """
-    merged: dict[str, dict[str, BucketChange]] = {}
-    for change in changes:
-        buckets = merged.setdefault(change.credit_id, {})
-        seen = next(iter(buckets.values())).seen_total if buckets else change.seen_total
-        previous = buckets.get(change.bucket_id)
-        if previous is None:
-            buckets[change.bucket_id] = replace(change, seen_total=seen)
-        else:
-            buckets[change.bucket_id] = replace(previous, quantity=previous.quantity + change.quantity,
-                                                closing=change.closing)
-    return {credit: list(buckets.values()) for credit, buckets in merged.items()}
-
-
-def _wallet_ids(outcome: Outcome) -> list[str]:
-    return list(dict.fromkeys(c.wallet_id for c in outcome.wallet_changes))
-
-
 def _summary_refs(result: BatchResult) -> set[SummaryRef]:
     refs = {(o.account_external_id, c.summary_id) for o in result.outcomes for c in o.contributions}
     return refs | set(result.new_summaries)
-
-
-def _group_refs(group: Sequence[Outcome]) -> list[SummaryRef]:
-    return list(dict.fromkeys((o.account_external_id, c.summary_id) for o in group for c in o.contributions))
 
 
 def _summary_deltas(chunk: Sequence[Outcome]) -> dict[SummaryRef, Any]:

@@ -459,9 +459,9 @@ class RepositoryCatalog:
 
 def period_gate(tenant: str) -> PeriodGate:
     """The PERIOD_CLOSED gate of ingestion (``core.usage_validation.PeriodGate``): the summaries-backed gate of
-    the summaries feature (``infra.rating_repo.SummariesPeriodGate``: the record's billing period as rating would
+    the summaries feature (``infra.period_gate.SummariesPeriodGate``: the record's billing period as rating would
     book it, closed once its waiting period passed or its summary is no longer OPEN)."""
-    from infra.rating_repo import SummariesPeriodGate  # rating reads usage records: import it here, not above
+    from infra.period_gate import SummariesPeriodGate  # the stream functions import this module for the records alone
 
     return SummariesPeriodGate()
 

@@ -459,7 +459,10 @@ class StreamPoller:
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code")
                 if code == "TrimmedDataAccessException":
-                    shard.checkpoint = last_sequence = None  # what we were after is gone: the oldest left
+                    # what we were after is gone (or, on DynamoDB Local, a LATEST iterator taken while the shard was
+                    # still empty now points before its first record): read from the oldest record left
+                    shard.checkpoint = last_sequence = None
+                    shard.from_latest = False
                 elif code != "ExpiredIteratorException":
                     raise
                 iterator = self._iterator(shard)

@@ -21,16 +21,6 @@ def change(flow: Flow, kind: str, **fields: Any) -> dict[str, Any]:
     return flow.api.ok(CHANGE.format(kind=kind, name=kind.lower()), {"input": fields})
 
 
-def fresh_rating_reads() -> None:
-    """A warm rating container trusts the subscriptions it read for 30 s (``infra.rating_repo.WarmState``), so a
-    change reaches it up to 30 s later (README "Subscription changes"; a batch right after this retroactive
-    cancellation would still rate against the cancelled subscription). The test stands for a batch after that."""
-    from infra.rating_repo import WARM
-
-    with WARM.lock:
-        WARM.accounts.clear()
-
-
 def test_usage_after_an_amendment_draws_from_the_prorated_bucket(flow: Flow) -> None:
     # GIVEN the Cell Phone Plan (4,000 texts a month at $0.75 beyond) since this month's start, periods on the 1st
     configure_cell_phone_plan(flow.api)
@@ -49,6 +39,28 @@ def test_usage_after_an_amendment_draws_from_the_prorated_bucket(flow: Flow) -> 
     assert (summary["debitedQuantity"], summary["overageQuantity"], summary["amount"]) == (str(granted), "10", "7.50")
 
 
+def test_usage_right_after_an_amendment_is_rated_against_the_amended_subscription(flow: Flow) -> None:
+    # GIVEN the Cell Phone Plan since this month's start, and usage rated against it (the rating container now
+    # remembers the subscription; its warm state is not cleared below)
+    configure_cell_phone_plan(flow.api)
+    flow.subscribe("s", "acme", "CELL", start=MONTH_START)
+    today = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    flow.record({"accountExternalId": "acme", "resourceCode": "TEXTS", "quantity": "100",
+                 "at": max(today, NOW - timedelta(seconds=10))})
+    flow.drain()
+    # WHEN it is amended to 2 lines from today 00:00, and usage arrives at once
+    change(flow, "Amend", externalId="s", quantity="2", effectiveDate=iso(today))
+    next_month = (MONTH_START + timedelta(days=32)).replace(day=1)
+    days, left = (next_month - MONTH_START).days, (next_month - today).days
+    granted = 8000 if today == MONTH_START else 4000 + 4000 * left // days
+    flow.record({"accountExternalId": "acme", "resourceCode": "TEXTS", "quantity": str(granted - 90),
+                 "at": max(today, NOW - timedelta(seconds=5))})
+    flow.drain()
+    # THEN it draws from the prorated bucket too: only what exceeds both lines' allowance is overage
+    summary = flow.summary("acme", "TEXTS")
+    assert (summary["debitedQuantity"], summary["overageQuantity"], summary["amount"]) == (str(granted), "10", "7.50")
+
+
 def test_usage_after_a_cancellation_is_warning_unrated(flow: Flow) -> None:
     # GIVEN a subscription since yesterday, and usage rated against it 3 minutes ago
     configure_cell_phone_plan(flow.api)
@@ -56,9 +68,9 @@ def test_usage_after_a_cancellation_is_warning_unrated(flow: Flow) -> None:
     before = flow.record({"accountExternalId": "acme", "resourceCode": "TEXTS", "quantity": "100",
                           "at": NOW - timedelta(minutes=3)})
     flow.drain()
-    # WHEN it is cancelled as of 2 minutes ago, and usage of 1 minute ago arrives
+    # WHEN it is cancelled as of 2 minutes ago, and usage of 1 minute ago arrives at once (the rating container
+    # still remembers the subscription it rated with: its warm state is not cleared)
     change(flow, "Cancel", externalId="s", endDate=iso(NOW - timedelta(minutes=2)))
-    fresh_rating_reads()
     after = flow.record({"accountExternalId": "acme", "resourceCode": "TEXTS", "quantity": "50",
                          "at": NOW - timedelta(minutes=1)})
     flow.drain()

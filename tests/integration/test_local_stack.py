@@ -451,6 +451,7 @@ class ScriptedStream:
     def __init__(self) -> None:
         self.shards: dict[str, dict[str, Any]] = {}
         self.expire_next_read = False
+        self.trim_next_read = False
 
     def add_shard(self, shard_id: str, parent: str | None = None, keys: tuple[str, ...] = ()) -> None:
         self.shards[shard_id] = {"parent": parent, "records": [], "closed": False}
@@ -491,6 +492,10 @@ class ScriptedStream:
         if self.expire_next_read:
             self.expire_next_read = False
             raise ClientError({"Error": {"Code": "ExpiredIteratorException", "Message": "expired"}}, "GetRecords")
+        if self.trim_next_read:
+            self.trim_next_read = False
+            raise ClientError({"Error": {"Code": "TrimmedDataAccessException", "Message": "read past the oldest"}},
+                              "GetRecords")
         shard_id, at = ShardIterator.split("|")
         shard = self.shards[shard_id]
         records = shard["records"][int(at) : int(at) + Limit]
@@ -524,3 +529,20 @@ def test_parent_shards_are_read_to_their_end_before_their_children() -> None:
     # THEN it continues from its checkpoint, and the grandchild follows the rest of the child
     order = [key for batch in recorder.keys for key in batch]
     assert order[4:] == ["c2", "g1"]
+
+
+def test_a_latest_iterator_that_turns_out_trimmed_reads_from_the_oldest_record_left() -> None:
+    # GIVEN a poller started at LATEST on a shard nothing was written to yet
+    stream = ScriptedStream()
+    stream.add_shard("only")
+    recorder = Recorder()
+    local = StreamPoller(stream, stream, "t", recorder, starting_position="LATEST")
+    local.run_once()
+    # WHEN records are written and its iterator then reads as trimmed (what DynamoDB Local answers for a LATEST
+    # iterator taken on a shard that was still empty)
+    stream.write("only", "first")
+    stream.write("only", "second")
+    stream.trim_next_read = True
+    local.run_once()
+    # THEN it reads from the oldest record left, not from a new LATEST: nothing written after it started is lost
+    assert [key for batch in recorder.keys for key in batch] == ["first", "second"]
