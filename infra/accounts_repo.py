@@ -33,6 +33,7 @@ from core.subscriptions import (
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, from_iso, to_iso
+from infra.dynamo_kit import query_all
 from infra.table_repo import TableRepository
 
 _serializer = TypeSerializer()
@@ -56,17 +57,6 @@ def cancellation_codes(exc: ClientError) -> list[str]:
 
 def is_cancelled(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
-
-
-def query_all(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item of a Query, following pagination."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = client.query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def read_offer(catalog: CatalogRepository, product_code: str) -> ProductOffer:

@@ -37,6 +37,7 @@ from core.values import immutable
 from infra import keys
 from infra.accounts_repo import from_attributes, is_cancelled, to_attributes
 from infra.codec import decode, encode, from_iso, to_iso
+from infra.dynamo_kit import query_items, query_pages
 from infra.table_repo import TableRepository
 
 SummaryRef = tuple[str, str]  # (account external id, summary id)
@@ -109,13 +110,11 @@ class SummariesRepository(TableRepository):
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
         found: list[UsageSummary] = []
-        while True:
-            kwargs["Limit"] = first + 1 - len(found)
-            response = self.client.query(**kwargs)
+        for response in query_pages(self.client, kwargs, next_limit=lambda: first + 1 - len(found)):
             found.extend(from_item(i) for i in response.get("Items", []))
-            if len(found) > first or "LastEvaluatedKey" not in response:
-                return found[:first], len(found) > first
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if len(found) > first:
+                break
+        return found[:first], len(found) > first
 
     def of_account(self, account: str) -> list[UsageSummary]:
         """Every summary of an account (reconciliation)."""
@@ -161,9 +160,7 @@ class SummariesRepository(TableRepository):
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi2",
                                   "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
         found: list[tuple[str, UsageSummary]] = []
-        while True:
-            kwargs["Limit"] = first + 1 - len(found)
-            response = self.client.query(**kwargs)
+        for response in query_pages(self.client, kwargs, next_limit=lambda: first + 1 - len(found)):
             items = response.get("Items", [])
             refs = [(_account_of(i["pk"]["S"]), i["sk"]["S"][len(keys.SUMMARY_PREFIX):]) for i in items]
             summaries = self.batch_get(refs)
@@ -171,9 +168,9 @@ class SummariesRepository(TableRepository):
                 summary = summaries.get(ref)
                 if summary is not None and summary.status == status:  # the index lags a status change a moment
                     found.append((item["gsi2sk"]["S"], summary))
-            if len(found) > first or "LastEvaluatedKey" not in response:
-                return found[:first], len(found) > first
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if len(found) > first:
+                break
+        return found[:first], len(found) > first
 
     def _account_by_status(self, account: str, statuses: tuple[SummaryStatus, ...], low: str, high: str,
                            first: int) -> tuple[list[tuple[str, UsageSummary]], bool]:
@@ -188,15 +185,9 @@ class SummariesRepository(TableRepository):
                                   "KeyConditionExpression": "pk = :pk AND sk > :now",
                                   "ExpressionAttributeValues": {":pk": {"S": keys.early_closes_pk(self.tenant)},
                                                                 ":now": {"S": to_iso(now)}}}
-        found: list[EarlyClose] = []
-        while True:
-            response = self.client.query(**kwargs)
-            found.extend(EarlyClose(i["account"]["S"], from_iso(i["period_start"]["S"]),
-                                    from_iso(i["period_end"]["S"]), from_iso(i["closes_at"]["S"]))
-                         for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [EarlyClose(i["account"]["S"], from_iso(i["period_start"]["S"]), from_iso(i["period_end"]["S"]),
+                           from_iso(i["closes_at"]["S"]))
+                for i in query_items(self.client, **kwargs)]
 
     # ------------------------------------------------------------------------------------------ invoicing loop
     def close_now(self, refs: Sequence[SummaryRef | None], now: datetime) -> list[tuple[UsageSummary, bool]]:
@@ -344,13 +335,8 @@ def due_for_close(client: Any, table: str, now: datetime, limit: int = 1000, ten
         if tenant is not None:  # the index's keys carry the table's pk: T#{tenant}#SUMS#{account}
             kwargs["FilterExpression"] = "begins_with(pk, :tenant)"
             kwargs["ExpressionAttributeValues"][":tenant"] = {"S": keys.summaries_pk(tenant, "")}
-        while True:
-            response = client.query(**kwargs)
-            for item in response.get("Items", []):
-                yield DueSummary(item["pk"]["S"], item["sk"]["S"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in query_items(client, **kwargs):
+            yield DueSummary(item["pk"]["S"], item["sk"]["S"])
 
 
 # ---------------------------------------------------------------------------------------------- item mapping

@@ -52,6 +52,7 @@ from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import bulk_writer_client
+from infra.dynamo_kit import query_pages
 from infra.settings import get_settings
 from infra.table_repo import TableRepository
 
@@ -268,8 +269,7 @@ class UsageRepository(TableRepository):
             values[":resource"] = {"S": resource_code}
         prefix = keys.usage_pk(self.tenant, "")
         page_items: list[tuple[str, UsageRecord]] = []
-        while True:
-            page = self.client.query(**request)
+        for page in query_pages(self.client, request):
             entries = [(item["gsi1sk"]["S"], item["pk"]["S"][len(prefix):]) for item in page.get("Items", [])]
             records = self.get_many(record_id for _, record_id in entries)
             for cursor, record_id in entries:
@@ -279,9 +279,7 @@ class UsageRepository(TableRepository):
                 page_items.append((cursor, record))
                 if len(page_items) > first:
                     return page_items[:first], True
-            if "LastEvaluatedKey" not in page:
-                return page_items, False
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return page_items, False
 
     # ------------------------------------------------------------------------------------------ inserts
     def insert_new(self, records: Sequence[UsageRecord]) -> dict[str, UsageRecord]:

@@ -87,8 +87,9 @@ from core.wallets import (
     timestamp,
 )
 from infra import keys
-from infra.accounts_repo import AccountsRepository, cancellation_codes, from_attributes, is_cancelled, query_all
+from infra.accounts_repo import AccountsRepository, cancellation_codes, from_attributes, is_cancelled
 from infra.codec import from_iso, to_iso
+from infra.dynamo_kit import query_all, query_pages
 from infra.table_repo import TableRepository
 
 ZERO = Decimal(0)
@@ -220,7 +221,7 @@ class WalletsRepository(TableRepository):
             kwargs["ExclusiveStartKey"] = start
         if limit is None:
             return [from_attributes(i) for i in query_all(self.client, **kwargs)], None
-        page = self.client.query(**kwargs)
+        page = next(query_pages(self.client, kwargs))  # one page: the caller pages on with its key
         return [from_attributes(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     def balance(self, wallet: WalletRef, as_of: datetime) -> WalletBalance:
