@@ -37,11 +37,10 @@ from core.values import immutable
 from infra import keys
 from infra.accounts_repo import from_attributes, is_cancelled, to_attributes
 from infra.codec import decode, encode, from_iso, to_iso
-from infra.dynamo_kit import query_items, query_pages
+from infra.dynamo_kit import batch_get, query_items, query_pages
 from infra.table_repo import TableRepository
 
 SummaryRef = tuple[str, str]  # (account external id, summary id)
-BATCH_GET_LIMIT = 100
 #: summaries one closeUsageSummaries call closes: each is a Put and an early-close marker in one transaction
 MAX_CLOSE_NOW = 50
 #: summaries one markUsageSummariesInvoiced call marks: one Put each, in one transaction
@@ -74,18 +73,9 @@ class SummariesRepository(TableRepository):
 
     def batch_get(self, refs: Iterable[SummaryRef]) -> dict[SummaryRef, UsageSummary]:
         """The summaries that exist among ``refs`` (BatchGetItem, consistent, 100 keys a call)."""
-        wanted = list(dict.fromkeys(refs))
-        found: dict[SummaryRef, UsageSummary] = {}
-        for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {self.table: {
-                "Keys": [self.key(a, s) for a, s in wanted[start:start + BATCH_GET_LIMIT]], "ConsistentRead": True}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    summary = from_item(item)
-                    found[(summary.account_external_id, summary.id)] = summary
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        wanted = [self.key(a, s) for a, s in dict.fromkeys(refs)]
+        summaries = (from_item(item) for item in batch_get(self.client, self.table, wanted))
+        return {(summary.account_external_id, summary.id): summary for summary in summaries}
 
     def page(self, account: str, resource_code: str | None, since: datetime | None, until: datetime | None,
              first: int, after: str | None) -> tuple[list[UsageSummary], bool]:

@@ -52,7 +52,7 @@ from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import bulk_writer_client
-from infra.dynamo_kit import query_pages
+from infra.dynamo_kit import StoreError, batch_get, query_pages
 from infra.settings import get_settings
 from infra.table_repo import TableRepository
 
@@ -83,8 +83,9 @@ _BODY = tuple(name for name in _FIELDS if name not in TOP_LEVEL and name not in 
 _ATTRIBUTES = frozenset((*TOP_LEVEL, "body", "rated"))  # what decodes
 
 
-class UsageStoreError(RuntimeError):
-    """Storage refused a write for a reason that retrying will not fix (a bug or a misconfiguration)."""
+#: Storage refused a request for a reason that retrying will not fix (``infra.dynamo_kit.StoreError``, of which
+#: ``UnprocessedKeysError`` is one).
+UsageStoreError = StoreError
 
 
 # ---------------------------------------------------------------------------------------------- item codec
@@ -231,23 +232,9 @@ class UsageRepository(TableRepository):
 
     def get_many(self, record_ids: Iterable[str]) -> dict[str, UsageRecord]:
         """The records that exist among ``record_ids`` (BatchGetItem, 100 keys a call, consistent)."""
-        wanted = list(dict.fromkeys(record_ids))
-        found: dict[str, UsageRecord] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {self.table: {"Keys": [self.key(i) for i in wanted[start:start + 100]],
-                                                    "ConsistentRead": True}}
-            for attempt in range(MAX_ATTEMPTS):
-                page = self.client.batch_get_item(RequestItems=request)
-                for item in page.get("Responses", {}).get(self.table, []):
-                    record = record_from_item(item)
-                    found[record.id] = record
-                request = page.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                _backoff(attempt)
-            else:
-                raise UsageStoreError("BatchGetItem left keys unprocessed after every retry")
-        return found
+        wanted = [self.key(i) for i in dict.fromkeys(record_ids)]
+        records = (record_from_item(item) for item in batch_get(self.client, self.table, wanted))
+        return {record.id: record for record in records}
 
     def account_page(self, account_external_id: str, first: int, after: str | None = None,
                      status: UsageStatus | None = None, resource_code: str | None = None
