@@ -9,7 +9,6 @@ unique per tenant, and the subscription.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -33,7 +32,7 @@ from core.subscriptions import (
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, from_iso, to_iso
-from infra.dynamo_kit import query_all
+from infra.dynamo_kit import TransactionCancelled, backoff, query_all, transact_write
 from infra.table_repo import TableRepository
 
 _serializer = TypeSerializer()
@@ -48,15 +47,6 @@ def to_attributes(data: dict[str, Any]) -> dict[str, Any]:
 
 def from_attributes(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def cancellation_codes(exc: ClientError) -> list[str]:
-    """The per-item codes of a cancelled transaction ('None', 'ConditionalCheckFailed', 'TransactionConflict')."""
-    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-
-
-def is_cancelled(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
 
 
 def read_offer(catalog: CatalogRepository, product_code: str) -> ProductOffer:
@@ -117,20 +107,18 @@ class AccountsRepository(TableRepository):
     def add(self, request: SubscriptionRequest, subscription: Subscription, now: datetime) -> Subscription:
         """Store a built subscription, creating its account when new: one transaction."""
         items = self._creation_items(request, subscription, now)
+        _, guard, record = items
         for attempt in range(TRANSACTION_RETRIES):
             try:
-                self.client.transact_write_items(TransactItems=items)
+                transact_write(self.client, items)
                 break
-            except ClientError as exc:
-                if not is_cancelled(exc):
-                    raise
-                codes = cancellation_codes(exc)
-                if "ConditionalCheckFailed" in codes[1:3]:
+            except TransactionCancelled as exc:
+                if any(i is guard or i is record for i in exc.failed("ConditionalCheckFailed")):
                     raise DomainError(ErrorCode.DUPLICATE_CODE,
                                       f"subscription '{request.external_id}' already exists", "externalId") from None
-                if "TransactionConflict" not in codes or attempt == TRANSACTION_RETRIES - 1:
+                if "TransactionConflict" not in exc.codes or attempt == TRANSACTION_RETRIES - 1:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+                backoff(attempt)
         self._accounts.pop(request.account_external_id, None)
         return subscription
 

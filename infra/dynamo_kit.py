@@ -35,7 +35,7 @@ _deserializer = TypeDeserializer()
 
 def to_attribute(value: Any) -> dict[str, Any]:
     """One plain value (str, bool, int, Decimal, dict, list, None, set) as a DynamoDB AttributeValue."""
-    return _serializer.serialize(value)  # type: ignore[no-any-return]
+    return _serializer.serialize(value)
 
 
 def to_attributes(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,7 +148,7 @@ class TransactionCancelled(ClientError):
     it is about."""
 
     def __init__(self, error: ClientError, items: Sequence[Mapping[str, Any]]):
-        super().__init__(error.response, error.operation_name)  # type: ignore[arg-type]
+        super().__init__(error.response, error.operation_name)
         raw = list(error.response.get("CancellationReasons") or [])
         self.reasons: tuple[CancellationReason, ...] = tuple(
             CancellationReason(item, r.get("Code") or "None", r.get("Message"), r.get("Item"))

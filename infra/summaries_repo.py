@@ -35,9 +35,9 @@ from core.summaries import (
 )
 from core.values import immutable
 from infra import keys
-from infra.accounts_repo import from_attributes, is_cancelled, to_attributes
+from infra.accounts_repo import from_attributes, to_attributes
 from infra.codec import decode, encode, from_iso, to_iso
-from infra.dynamo_kit import batch_get, query_items, query_pages
+from infra.dynamo_kit import TransactionCancelled, batch_get, query_items, query_pages, transact_write
 from infra.table_repo import TableRepository
 
 SummaryRef = tuple[str, str]  # (account external id, summary id)
@@ -218,11 +218,9 @@ class SummariesRepository(TableRepository):
                 writes = [w for after in changed
                           for w in items(after, found[(after.account_external_id, after.id)])]
                 try:
-                    self.client.transact_write_items(TransactItems=writes)
-                except ClientError as exc:
-                    if is_cancelled(exc):
-                        continue
-                    raise
+                    transact_write(self.client, writes)
+                except TransactionCancelled:
+                    continue
             done = {(c.account_external_id, c.id): c for c in changed}
             return [(done.get(ref) or found[ref], ref in done)
                     for ref in dict.fromkeys(r for r in refs if r is not None)]

@@ -34,9 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
-import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -52,7 +49,7 @@ from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import bulk_writer_client
-from infra.dynamo_kit import StoreError, batch_get, query_pages
+from infra.dynamo_kit import StoreError, TransactionCancelled, backoff, batch_get, query_pages, transact_write
 from infra.settings import get_settings
 from infra.table_repo import TableRepository
 
@@ -195,16 +192,6 @@ def _dimension(value: Any) -> Any:
     return value
 
 
-def _cancellation(exc: ClientError) -> list[dict[str, Any]] | None:
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    return list(exc.response.get("CancellationReasons") or [])
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
-
-
 # ---------------------------------------------------------------------------------------------- repository
 class UsageRepository(TableRepository):
     """One tenant's usage records (``core.ingestion.UsageStore``, and rating's ``RecordStore``)."""
@@ -310,7 +297,7 @@ class UsageRepository(TableRepository):
                 if code not in RETRYABLE_PUT:
                     raise UsageStoreError(f"usage record '{record.id}' was refused by storage: {code} "
                                           f"{exc.response.get('Error', {}).get('Message', '')}") from None
-                _backoff(attempt)
+                backoff(attempt)
         raise UsageStoreError(f"usage record '{record.id}' could not be written after {MAX_ATTEMPTS} attempts "
                               "(the table is throttled); it was not accepted")
 
@@ -326,18 +313,15 @@ class UsageRepository(TableRepository):
         ]
         for attempt in range(MAX_ATTEMPTS):
             try:
-                self.client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+                transact_write(self.client, items, token=True)
                 return dataclasses.replace(original, voided=True, voided_by=correction.id)
-            except ClientError as exc:
-                reasons = _cancellation(exc)
-                if reasons is None:
-                    raise
-                codes = [r.get("Code") or "None" for r in reasons]
+            except TransactionCancelled as exc:
+                codes = exc.codes
                 if "ConditionalCheckFailed" in codes:
                     raise Conflict(f"usage record '{original.id}' is corrected already") from None
                 if not set(codes) <= RETRYABLE:
                     raise UsageStoreError(f"the correction was refused by storage: {codes}") from None
-                _backoff(attempt)
+                backoff(attempt)
         raise UsageStoreError("the correction could not be written: the records stayed contended")
 
     # ------------------------------------------------------------------------------------------ reprocessing
@@ -364,16 +348,16 @@ class UsageRepository(TableRepository):
         for attempt in range(MAX_ATTEMPTS):
             if not pending:
                 return out
+            items = [self._requeue_update(r) for r in pending]
             try:
-                self.client.transact_write_items(TransactItems=[self._requeue_update(r) for r in pending],
-                                                 ClientRequestToken=str(uuid.uuid4()))
-            except ClientError as exc:
-                reasons = _cancellation(exc)
-                if reasons is None or len(reasons) != len(pending):
+                transact_write(self.client, items, token=True)
+            except TransactionCancelled as exc:
+                if len(exc.reasons) != len(items):
                     raise
                 retry = []
-                for record, reason in zip(pending, reasons, strict=True):
-                    code = reason.get("Code") or "None"
+                for record, item in zip(pending, items, strict=True):
+                    reason = exc.reason_for(item)
+                    code = reason.code if reason is not None else "None"
                     if code == "ConditionalCheckFailed":
                         out[record.id] = None
                     elif code in RETRYABLE:
@@ -381,7 +365,7 @@ class UsageRepository(TableRepository):
                     else:
                         raise UsageStoreError(f"usage record '{record.id}' could not be requeued: {code}") from None
                 pending = retry
-                _backoff(attempt)
+                backoff(attempt)
                 continue
             for record in pending:
                 out[record.id] = dataclasses.replace(record, status=UsageStatus.NEW, attempt=record.attempt + 1,
