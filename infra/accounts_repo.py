@@ -14,7 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from core import subscription_changes as changes
@@ -32,21 +31,10 @@ from core.subscriptions import (
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, from_iso, to_iso
-from infra.dynamo_kit import TransactionCancelled, backoff, query_all, transact_write
+from infra.dynamo_kit import TransactionCancelled, backoff, from_attributes, query_all, to_attributes, transact_write
 from infra.table_repo import TableRepository
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 TRANSACTION_RETRIES = 5
-
-
-def to_attributes(data: dict[str, Any]) -> dict[str, Any]:
-    """A plain dict (as ``infra.codec.encode`` makes them) as DynamoDB attribute values."""
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
-
-
-def from_attributes(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
 def read_offer(catalog: CatalogRepository, product_code: str) -> ProductOffer:

@@ -35,9 +35,16 @@ from core.summaries import (
 )
 from core.values import immutable
 from infra import keys
-from infra.accounts_repo import from_attributes, to_attributes
 from infra.codec import decode, encode, from_iso, to_iso
-from infra.dynamo_kit import TransactionCancelled, batch_get, query_items, query_pages, transact_write
+from infra.dynamo_kit import (
+    TransactionCancelled,
+    batch_get,
+    from_attributes,
+    query_items,
+    query_pages,
+    to_attributes,
+    transact_write,
+)
 from infra.table_repo import TableRepository
 
 SummaryRef = tuple[str, str]  # (account external id, summary id)
@@ -227,16 +234,16 @@ class SummariesRepository(TableRepository):
         raise Conflict("the summaries kept changing while they were written; try again")
 
     def _early_close_item(self, summary: UsageSummary) -> dict[str, Any]:
-        return {
-            "pk": {"S": keys.early_closes_pk(self.tenant)},
-            "sk": {"S": keys.early_close_sk(to_iso(summary.closes_at), summary.account_external_id, summary.id)},
-            "kind": {"S": "EarlyClose"},
-            "tenant": {"S": self.tenant},
-            "account": {"S": summary.account_external_id},
-            "period_start": {"S": to_iso(summary.period_start)},
-            "period_end": {"S": to_iso(summary.period_end)},
-            "closes_at": {"S": to_iso(summary.closes_at)},
-        }
+        return to_attributes({
+            "pk": keys.early_closes_pk(self.tenant),
+            "sk": keys.early_close_sk(to_iso(summary.closes_at), summary.account_external_id, summary.id),
+            "kind": "EarlyClose",
+            "tenant": self.tenant,
+            "account": summary.account_external_id,
+            "period_start": to_iso(summary.period_start),
+            "period_end": to_iso(summary.period_end),
+            "closes_at": to_iso(summary.closes_at),
+        })
 
     # ------------------------------------------------------------------------------------------ writes
     def put_item(self, summary: UsageSummary, expected_version: int | None,
@@ -329,24 +336,24 @@ def due_for_close(client: Any, table: str, now: datetime, limit: int = 1000, ten
 
 # ---------------------------------------------------------------------------------------------- item mapping
 def to_item(tenant: str, summary: UsageSummary) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": {"S": keys.summaries_pk(tenant, summary.account_external_id)},
-        "sk": {"S": keys.summary_sk(summary.id)},
-        "kind": {"S": "UsageSummary"},
-        "tenant": {"S": tenant},
-        "account": {"S": summary.account_external_id},
-        "status": {"S": summary.status.value},
-        "version": {"N": str(summary.version)},
-        "period_start": {"S": to_iso(summary.period_start)},
-        "period_end": {"S": to_iso(summary.period_end)},
-        "data": {"M": to_attributes(encode(summary))},
-        "gsi2pk": {"S": keys.summaries_status_pk(tenant, summary.status.value)},
-        "gsi2sk": {"S": status_sk(summary)},
-    }
-    if summary.status == SummaryStatus.OPEN:
-        item["gsi1pk"] = {"S": keys.open_summaries_pk(keys.open_summary_shard(tenant, summary.account_external_id))}
-        item["gsi1sk"] = {"S": to_iso(summary.closes_at)}
-    return item
+    is_open = summary.status == SummaryStatus.OPEN
+    return to_attributes({
+        "pk": keys.summaries_pk(tenant, summary.account_external_id),
+        "sk": keys.summary_sk(summary.id),
+        "kind": "UsageSummary",
+        "tenant": tenant,
+        "account": summary.account_external_id,
+        "status": summary.status.value,
+        "version": summary.version,
+        "period_start": to_iso(summary.period_start),
+        "period_end": to_iso(summary.period_end),
+        "data": {k: v for k, v in encode(summary).items() if v is not None},  # as before: unset fields left out
+        "gsi2pk": keys.summaries_status_pk(tenant, summary.status.value),
+        "gsi2sk": status_sk(summary),
+        "gsi1pk": keys.open_summaries_pk(keys.open_summary_shard(tenant, summary.account_external_id))
+        if is_open else None,
+        "gsi1sk": to_iso(summary.closes_at) if is_open else None,
+    })
 
 
 def status_sk(summary: UsageSummary) -> str:

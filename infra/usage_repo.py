@@ -49,7 +49,16 @@ from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import bulk_writer_client
-from infra.dynamo_kit import StoreError, TransactionCancelled, backoff, batch_get, query_pages, transact_write
+from infra.dynamo_kit import (
+    StoreError,
+    TransactionCancelled,
+    backoff,
+    batch_get,
+    from_attribute,
+    query_pages,
+    to_attribute,
+    transact_write,
+)
 from infra.settings import get_settings
 from infra.table_repo import TableRepository
 
@@ -86,42 +95,6 @@ UsageStoreError = StoreError
 
 
 # ---------------------------------------------------------------------------------------------- item codec
-def _av(value: Any) -> dict[str, Any]:
-    """DynamoDB AttributeValue of an ``infra.codec``-encoded value (str, bool, int, dict, list, None)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, dict):
-        return {"M": {k: _av(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [_av(v) for v in value]}
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def _plain(av: Mapping[str, Any]) -> Any:
-    (kind, value), = av.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        return Decimal(value)
-    if kind == "BOOL":
-        return value
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {k: _plain(v) for k, v in value.items()}
-    if kind == "L":
-        return [_plain(v) for v in value]
-    if kind == "SS":
-        return set(value)
-    raise TypeError(f"unexpected attribute type {kind}")
-
-
 def _lean(value: Any) -> Any:
     """``infra.codec.encode``, but a nested record (a summary booking) leaves out the fields at their default."""
     if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
@@ -159,7 +132,7 @@ def to_item(record: UsageRecord) -> dict[str, Any]:
     for name in TOP_LEVEL:
         value = getattr(record, name)
         if value is not None and value is not False:
-            item[name] = _av(encode(value))
+            item[name] = to_attribute(encode(value))
     item["body"] = {"S": _packed(record, _BODY) or "{}"}
     rated = _packed(record, RATED_BODY)
     if rated is not None:
@@ -183,7 +156,7 @@ def record_from_plain(image: Mapping[str, Any]) -> UsageRecord:
 
 def record_from_item(item: Mapping[str, Any]) -> UsageRecord:
     """A record from an item in DynamoDB JSON (GetItem, Query, or a stream record's ``NewImage``/``OldImage``)."""
-    return record_from_plain({name: _plain(value) for name, value in item.items() if name in _ATTRIBUTES})
+    return record_from_plain({name: from_attribute(value) for name, value in item.items() if name in _ATTRIBUTES})
 
 
 def _dimension(value: Any) -> Any:

@@ -84,9 +84,16 @@ from core.wallets import (
     timestamp,
 )
 from infra import keys
-from infra.accounts_repo import AccountsRepository, from_attributes
+from infra.accounts_repo import AccountsRepository
 from infra.codec import from_iso, to_iso
-from infra.dynamo_kit import TransactionCancelled, backoff, query_all, query_pages, transact_write
+from infra.dynamo_kit import (
+    TransactionCancelled,
+    backoff,
+    from_attributes,
+    query_all,
+    query_pages,
+    transact_write,
+)
 from infra.table_repo import TableRepository
 
 ZERO = Decimal(0)
