@@ -76,15 +76,17 @@ class StoreError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------- pagination
-def query_pages(client: Any, request: dict[str, Any], next_limit: Callable[[], int] | None = None
-                ) -> Iterator[dict[str, Any]]:
-    """The pages of a Query, read one at a time as the caller asks for them; ``next_limit`` (when given) sets
-    each page's ``Limit`` just before it is read (e.g. "what the caller still needs")."""
+def query_pages(client: Any, request: dict[str, Any], next_limit: Callable[[], int] | None = None,
+                operation: str = "query") -> Iterator[dict[str, Any]]:
+    """The pages of a Query (or of a Scan: ``operation="scan"``), read one at a time as the caller asks for them;
+    ``next_limit`` (when given) sets each page's ``Limit`` just before it is read (e.g. "what the caller still
+    needs")."""
     request = dict(request)
+    read = getattr(client, operation)
     while True:
         if next_limit is not None:
             request["Limit"] = next_limit()
-        page = client.query(**request)
+        page = read(**request)
         yield page
         if "LastEvaluatedKey" not in page:
             return
@@ -100,6 +102,11 @@ def query_items(client: Any, **request: Any) -> Iterator[dict[str, Any]]:
 def query_all(client: Any, **request: Any) -> list[dict[str, Any]]:
     """Every item of a Query, following pagination."""
     return list(query_items(client, **request))
+
+
+def scan_all(client: Any, **request: Any) -> list[dict[str, Any]]:
+    """Every item of a Scan (an operator's job, never a request path), following pagination."""
+    return [item for page in query_pages(client, request, operation="scan") for item in page.get("Items", [])]
 
 
 # ---------------------------------------------------------------------------------------------- batch get

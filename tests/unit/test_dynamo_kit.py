@@ -23,6 +23,7 @@ from infra.dynamo_kit import (
     is_cancelled,
     query_all,
     query_pages,
+    scan_all,
     to_attributes,
     transact_write,
 )
@@ -169,3 +170,11 @@ def test_codec_round_trips_plain_values_without_floats() -> None:
     assert item["n"] == {"N": "12.50"} and item["i"] == {"N": "3"} and "none" not in item
     assert from_attributes(item) == {k: v for k, v in data.items() if v is not None}
 
+
+
+def test_a_scan_pages_the_same_way(client: Any) -> None:
+    with Stubber(client) as stub:
+        stub.add_response("scan", {"Items": [_key(1)], "LastEvaluatedKey": _key(1)}, {"TableName": "t"})
+        stub.add_response("scan", {"Items": [_key(2)]}, {"TableName": "t", "ExclusiveStartKey": _key(1)})
+        assert scan_all(client, TableName="t") == [_key(1), _key(2)]
+        stub.assert_no_pending_responses()
