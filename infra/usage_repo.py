@@ -17,8 +17,7 @@ A field that is not set (None, an empty tuple, ``voided`` false; in a booking, a
 stored. Packing the fields nobody filters or conditions on into two attributes keeps an item about the size it
 would have with one attribute per field but a third of the attributes, which is what a store and every stream
 reader pay for: per attribute, not per byte (on the embedded store a batch of stored usage records writes
-about three times faster). ``record_from_item`` also reads items stored with one attribute per field (the
-layout before this one).
+about three times faster).
 
 Writers own disjoint attributes and change them with UpdateItem, never by rewriting the item:
 ingestion inserts the item (conditional on ``attribute_not_exists(pk)``), marks an original corrected
