@@ -178,3 +178,29 @@ def test_a_scan_pages_the_same_way(client: Any) -> None:
         stub.add_response("scan", {"Items": [_key(2)]}, {"TableName": "t", "ExclusiveStartKey": _key(1)})
         assert scan_all(client, TableName="t") == [_key(1), _key(2)]
         stub.assert_no_pending_responses()
+
+
+def _cancelled(items: list[dict[str, Any]], codes: list[str]) -> TransactionCancelled:
+    error = ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                         "CancellationReasons": [{"Code": c} for c in codes]}, "TransactWriteItems")
+    return TransactionCancelled(error, items)
+
+
+def test_a_wallet_plan_reads_its_own_reasons_wherever_its_items_sit() -> None:
+    from datetime import UTC, datetime
+
+    from infra.wallets_repo import DebitPlan, Outcome
+
+    # GIVEN a plan (a counter update and its ledger entry) sent after two items of the caller's own
+    counter, ledger = {"Update": {"n": 1}}, {"Put": {"n": 2}}
+    plan = DebitPlan("W", datetime(2026, 1, 1, tzinfo=UTC), (), (counter, ledger), "R")
+    mine = [{"Update": {"n": 3}}, {"Put": {"n": 4}}]
+    # WHEN the ledger entry's condition failed THEN the debit is booked already
+    assert plan.outcome(_cancelled([*mine, counter, ledger], ["None", "None", "None", "ConditionalCheckFailed"])) \
+        == Outcome.ALREADY_BOOKED
+    # WHEN only the caller's own item failed THEN it is none of the wallet's doing
+    assert plan.outcome(_cancelled([*mine, counter, ledger], ["ConditionalCheckFailed", "None", "None", "None"])) \
+        == Outcome.OTHER
+    # WHEN the counter's condition failed THEN the wallet changed underneath
+    assert plan.outcome(_cancelled([*mine, counter, ledger], ["None", "None", "ConditionalCheckFailed", "None"])) \
+        == Outcome.WALLET_CHANGED
