@@ -114,16 +114,16 @@ def events(rng: random.Random, count: int, start: datetime, window: timedelta | 
 
 def stored_usage_items(client: Any, table: str, tenant: str, count: int = 200) -> list[dict[str, Any]]:
     """Some usage records of the run as the table holds them (rated: a dozen attributes each)."""
+    from infra.dynamo_kit import query_pages
+
     items: list[dict[str, Any]] = []
     request: dict[str, Any] = {"TableName": table, "FilterExpression": "tenant = :t AND #s = :p",
                                "ExpressionAttributeNames": {"#s": "status"},
                                "ExpressionAttributeValues": {":t": {"S": tenant}, ":p": {"S": "PROCESSED"}}}
-    while len(items) < count:
-        page = client.scan(**request)
+    for page in query_pages(client, request, operation="scan"):
         items += page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
+        if len(items) >= count:
             break
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return items[:count]
 
 

@@ -13,14 +13,10 @@ consistent read whether they are still current (``subscriptions_versions``: rati
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from core import subscription_changes as changes
 from core.catalog import Policy, ProductUsageGrant, UsageResource
@@ -37,42 +33,19 @@ from core.subscriptions import (
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, from_iso, to_iso
+from infra.dynamo_kit import (
+    TransactionCancelled,
+    backoff,
+    batch_get,
+    from_attributes,
+    query_all,
+    to_attributes,
+    transact_write,
+)
 from infra.table_repo import TableRepository
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 TRANSACTION_RETRIES = 5
-BATCH_GET_LIMIT = 100
 SUBSCRIPTIONS_VERSION = "subscriptions_version"
-
-
-def to_attributes(data: dict[str, Any]) -> dict[str, Any]:
-    """A plain dict (as ``infra.codec.encode`` makes them) as DynamoDB attribute values."""
-    return {k: _serializer.serialize(v) for k, v in data.items() if v is not None}
-
-
-def from_attributes(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def cancellation_codes(exc: ClientError) -> list[str]:
-    """The per-item codes of a cancelled transaction ('None', 'ConditionalCheckFailed', 'TransactionConflict')."""
-    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-
-
-def is_cancelled(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
-
-
-def query_all(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item of a Query, following pagination."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = client.query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def read_offer(catalog: CatalogRepository, product_code: str) -> ProductOffer:
@@ -128,22 +101,10 @@ class AccountsRepository(TableRepository):
         wanted = list(dict.fromkeys(external_ids))
         versions: dict[str, int | None] = dict.fromkeys(wanted)
         by_pk = {keys.account_pk(self.tenant, name): name for name in wanted}
-        for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {self.table: {
-                "Keys": [{"pk": {"S": keys.account_pk(self.tenant, name)}, "sk": {"S": keys.ACCOUNT_SK}}
-                         for name in wanted[start:start + BATCH_GET_LIMIT]],
-                "ConsistentRead": True, "ProjectionExpression": "pk, #v",
-                "ExpressionAttributeNames": {"#v": SUBSCRIPTIONS_VERSION}}}
-            for attempt in range(TRANSACTION_RETRIES * 4):
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    versions[by_pk[item["pk"]["S"]]] = int(item.get(SUBSCRIPTIONS_VERSION, {}).get("N", "0"))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-            else:
-                raise RuntimeError("DynamoDB kept returning unprocessed keys for account versions")
+        account_keys = [{"pk": {"S": pk}, "sk": {"S": keys.ACCOUNT_SK}} for pk in by_pk]
+        for item in batch_get(self.client, self.table, account_keys, ProjectionExpression="pk, #v",
+                              ExpressionAttributeNames={"#v": SUBSCRIPTIONS_VERSION}):
+            versions[by_pk[item["pk"]["S"]]] = int(item.get(SUBSCRIPTIONS_VERSION, {}).get("N", "0"))
         return versions
 
     # ------------------------------------------------------------------------------------------ writes
@@ -157,20 +118,18 @@ class AccountsRepository(TableRepository):
     def add(self, request: SubscriptionRequest, subscription: Subscription, now: datetime) -> Subscription:
         """Store a built subscription, creating its account when new: one transaction."""
         items = self._creation_items(request, subscription, now)
+        _, guard, record = items
         for attempt in range(TRANSACTION_RETRIES):
             try:
-                self.client.transact_write_items(TransactItems=items)
+                transact_write(self.client, items)
                 break
-            except ClientError as exc:
-                if not is_cancelled(exc):
-                    raise
-                codes = cancellation_codes(exc)
-                if "ConditionalCheckFailed" in codes[1:3]:
+            except TransactionCancelled as exc:
+                if any(i is guard or i is record for i in exc.failed("ConditionalCheckFailed")):
                     raise DomainError(ErrorCode.DUPLICATE_CODE,
                                       f"subscription '{request.external_id}' already exists", "externalId") from None
-                if "TransactionConflict" not in codes or attempt == TRANSACTION_RETRIES - 1:
+                if "TransactionConflict" not in exc.codes or attempt == TRANSACTION_RETRIES - 1:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+                backoff(attempt)
         self._accounts.pop(request.account_external_id, None)
         return subscription
 
@@ -212,10 +171,8 @@ class AccountsRepository(TableRepository):
                 "Item": to_attributes({"pk": account_pk, "sk": keys.subscription_sk(external_id),
                                        "kind": "Subscription", "version": changed.version, "data": encode(changed)})}}
             try:  # the account's subscriptions version counts the change in the same transaction
-                self.client.transact_write_items(TransactItems=[put, _bump(self.table, account_pk)])
-            except ClientError as exc:
-                if not is_cancelled(exc):
-                    raise
+                transact_write(self.client, [put, _bump(self.table, account_pk)])
+            except TransactionCancelled:
                 continue  # changed underneath (or a concurrent transaction): read and apply again
             self._accounts.pop(current.account_external_id, None)
             return changed

@@ -27,9 +27,6 @@ between batches in ``infra.warm_state``.
 from __future__ import annotations
 
 import logging
-import random
-import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +34,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
-
-from botocore.exceptions import ClientError
 
 from core.processing import BatchResult, CatalogView, Outcome, RatingContext, WalletState, applied, process, usage_time
 from core.processing.gate import booking_period
@@ -50,10 +45,11 @@ from core.usage import UsageRecord, UsageStatus
 from core.values import immutable
 from core.wallets import BucketChange, CreditCounter, LedgerEntryType, WalletRef, book
 from infra import keys
-from infra.accounts_repo import AccountsRepository, cancellation_codes, is_cancelled
+from infra.accounts_repo import AccountsRepository
 from infra.catalog_repo import CatalogRepository
 from infra.catalog_view import catalog_view, read_accounts
 from infra.dynamo import bulk_writer_client, dynamodb_client
+from infra.dynamo_kit import TransactionCancelled, backoff, is_cancelled, transact_write
 from infra.summaries_repo import SummariesRepository, SummaryRef
 from infra.usage_repo import UsageRepository, record_from_item
 from infra.wallets_repo import WalletsRepository
@@ -85,8 +81,6 @@ def _writers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="rating-writer")
 
 
-def _is_cancellation(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and is_cancelled(exc)
 
 
 # ---------------------------------------------------------------------------------------------- reading a batch
@@ -153,8 +147,7 @@ class RatingRepository:
             self._transact(items)
             return
         # the token makes the SDK's retry of a transaction whose response was lost a no-op success
-        client = self._client or bulk_writer_client()  # no client-side validation
-        client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+        transact_write(self._client or bulk_writer_client(), items, token=True)  # no client-side validation
 
     # ------------------------------------------------------------------------------------------ the batch
     def rate(self, records: Sequence[UsageRecord], now: datetime) -> RateReport:
@@ -171,7 +164,7 @@ class RatingRepository:
             report.already.extend(already)
             pending = [r for r in pending if r.id in retry]
             if pending:
-                time.sleep(random.uniform(0, 0.005 * (round_ + 1)))  # jittered: let a concurrent writer finish
+                backoff(round_)  # let a concurrent writer finish
         report.failed.extend(r.id for r in pending)
         return report
 
@@ -285,7 +278,7 @@ class RatingRepository:
             failed: set[int] = set()
             transactions = pack(ready, lambda chunk: len(chunk.items), MAX_TRANSACTION_ITEMS)
             errors = self._transact_all(transactions)
-            unexpected = next((e for e in errors if e is not None and not _is_cancellation(e)), None)
+            unexpected = next((e for e in errors if e is not None and not is_cancelled(e)), None)
             for transaction, exc in zip(transactions, errors, strict=True):
                 if exc is None:
                     written.extend(o for chunk in transaction for o in chunk.outcomes)
@@ -295,9 +288,10 @@ class RatingRepository:
                 self._forget(transaction)
                 if unexpected is not None:
                     continue  # the whole batch fails below and comes again
-                codes = iter(cancellation_codes(exc))  # a cancellation: a ClientError
-                for chunk in transaction:
-                    mine = [next(codes, "None") for _ in chunk.items]
+                cancelled = exc if isinstance(exc, TransactionCancelled) else TransactionCancelled(
+                    exc, [item for chunk in transaction for item in chunk.items])
+                for chunk in transaction:  # each chunk's reasons by its own items, wherever they sat
+                    mine = [r.code if (r := cancelled.reason_for(item)) else "None" for item in chunk.items]
                     done = {which for (what, which), code in zip(chunk.kinds, mine, strict=True)
                             if what == "record" and code == "ConditionalCheckFailed"}
                     already.extend(sorted(done))
@@ -305,7 +299,7 @@ class RatingRepository:
                     retry |= {o.record_id for later in plan[step:] for o in later.outcomes} - done
                     failed.add(chunk.group)
                 logger.info("transaction cancelled %s: %d records processed already, %d to retry",
-                            sorted(set(cancellation_codes(exc))), len(already), len(retry))
+                            sorted(set(cancelled.codes)), len(already), len(retry))
             if unexpected is not None:
                 raise unexpected  # what the others wrote stands; the batch comes again and finds it written
             step += 1

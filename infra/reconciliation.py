@@ -42,6 +42,7 @@ from core.usage import SummaryBooking, UsageRecord, UsageStatus
 from core.values import immutable
 from infra import keys
 from infra.dynamo import dynamodb_client
+from infra.dynamo_kit import scan_all
 from infra.settings import get_settings
 from infra.summaries_repo import SummariesRepository
 from infra.usage_repo import UsageRepository
@@ -268,13 +269,6 @@ def tenant_accounts(tenant: str, client: Any) -> set[str]:
 
 
 def _scan(client: Any, table: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table, "FilterExpression": condition, "ExpressionAttributeValues": values,
-                              "ProjectionExpression": "pk"}
-    while True:
-        page = client.scan(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return scan_all(client, TableName=table, FilterExpression=condition, ExpressionAttributeValues=values,
+                    ProjectionExpression="pk")
 

@@ -35,12 +35,19 @@ from core.summaries import (
 )
 from core.values import immutable
 from infra import keys
-from infra.accounts_repo import from_attributes, is_cancelled, to_attributes
 from infra.codec import decode, encode, from_iso, to_iso
+from infra.dynamo_kit import (
+    TransactionCancelled,
+    batch_get,
+    from_attributes,
+    query_items,
+    query_pages,
+    to_attributes,
+    transact_write,
+)
 from infra.table_repo import TableRepository
 
 SummaryRef = tuple[str, str]  # (account external id, summary id)
-BATCH_GET_LIMIT = 100
 #: summaries one closeUsageSummaries call closes: each is a Put and an early-close marker in one transaction
 MAX_CLOSE_NOW = 50
 #: summaries one markUsageSummariesInvoiced call marks: one Put each, in one transaction
@@ -73,18 +80,9 @@ class SummariesRepository(TableRepository):
 
     def batch_get(self, refs: Iterable[SummaryRef]) -> dict[SummaryRef, UsageSummary]:
         """The summaries that exist among ``refs`` (BatchGetItem, consistent, 100 keys a call)."""
-        wanted = list(dict.fromkeys(refs))
-        found: dict[SummaryRef, UsageSummary] = {}
-        for start in range(0, len(wanted), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {self.table: {
-                "Keys": [self.key(a, s) for a, s in wanted[start:start + BATCH_GET_LIMIT]], "ConsistentRead": True}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    summary = from_item(item)
-                    found[(summary.account_external_id, summary.id)] = summary
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        wanted = [self.key(a, s) for a, s in dict.fromkeys(refs)]
+        summaries = (from_item(item) for item in batch_get(self.client, self.table, wanted))
+        return {(summary.account_external_id, summary.id): summary for summary in summaries}
 
     def page(self, account: str, resource_code: str | None, since: datetime | None, until: datetime | None,
              first: int, after: str | None) -> tuple[list[UsageSummary], bool]:
@@ -109,13 +107,11 @@ class SummariesRepository(TableRepository):
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
         found: list[UsageSummary] = []
-        while True:
-            kwargs["Limit"] = first + 1 - len(found)
-            response = self.client.query(**kwargs)
+        for response in query_pages(self.client, kwargs, next_limit=lambda: first + 1 - len(found)):
             found.extend(from_item(i) for i in response.get("Items", []))
-            if len(found) > first or "LastEvaluatedKey" not in response:
-                return found[:first], len(found) > first
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if len(found) > first:
+                break
+        return found[:first], len(found) > first
 
     def of_account(self, account: str) -> list[UsageSummary]:
         """Every summary of an account (reconciliation)."""
@@ -161,9 +157,7 @@ class SummariesRepository(TableRepository):
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi2",
                                   "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
         found: list[tuple[str, UsageSummary]] = []
-        while True:
-            kwargs["Limit"] = first + 1 - len(found)
-            response = self.client.query(**kwargs)
+        for response in query_pages(self.client, kwargs, next_limit=lambda: first + 1 - len(found)):
             items = response.get("Items", [])
             refs = [(_account_of(i["pk"]["S"]), i["sk"]["S"][len(keys.SUMMARY_PREFIX):]) for i in items]
             summaries = self.batch_get(refs)
@@ -171,9 +165,9 @@ class SummariesRepository(TableRepository):
                 summary = summaries.get(ref)
                 if summary is not None and summary.status == status:  # the index lags a status change a moment
                     found.append((item["gsi2sk"]["S"], summary))
-            if len(found) > first or "LastEvaluatedKey" not in response:
-                return found[:first], len(found) > first
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if len(found) > first:
+                break
+        return found[:first], len(found) > first
 
     def _account_by_status(self, account: str, statuses: tuple[SummaryStatus, ...], low: str, high: str,
                            first: int) -> tuple[list[tuple[str, UsageSummary]], bool]:
@@ -188,15 +182,9 @@ class SummariesRepository(TableRepository):
                                   "KeyConditionExpression": "pk = :pk AND sk > :now",
                                   "ExpressionAttributeValues": {":pk": {"S": keys.early_closes_pk(self.tenant)},
                                                                 ":now": {"S": to_iso(now)}}}
-        found: list[EarlyClose] = []
-        while True:
-            response = self.client.query(**kwargs)
-            found.extend(EarlyClose(i["account"]["S"], from_iso(i["period_start"]["S"]),
-                                    from_iso(i["period_end"]["S"]), from_iso(i["closes_at"]["S"]))
-                         for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [EarlyClose(i["account"]["S"], from_iso(i["period_start"]["S"]), from_iso(i["period_end"]["S"]),
+                           from_iso(i["closes_at"]["S"]))
+                for i in query_items(self.client, **kwargs)]
 
     # ------------------------------------------------------------------------------------------ invoicing loop
     def close_now(self, refs: Sequence[SummaryRef | None], now: datetime) -> list[tuple[UsageSummary, bool]]:
@@ -237,27 +225,25 @@ class SummariesRepository(TableRepository):
                 writes = [w for after in changed
                           for w in items(after, found[(after.account_external_id, after.id)])]
                 try:
-                    self.client.transact_write_items(TransactItems=writes)
-                except ClientError as exc:
-                    if is_cancelled(exc):
-                        continue
-                    raise
+                    transact_write(self.client, writes)
+                except TransactionCancelled:
+                    continue
             done = {(c.account_external_id, c.id): c for c in changed}
             return [(done.get(ref) or found[ref], ref in done)
                     for ref in dict.fromkeys(r for r in refs if r is not None)]
         raise Conflict("the summaries kept changing while they were written; try again")
 
     def _early_close_item(self, summary: UsageSummary) -> dict[str, Any]:
-        return {
-            "pk": {"S": keys.early_closes_pk(self.tenant)},
-            "sk": {"S": keys.early_close_sk(to_iso(summary.closes_at), summary.account_external_id, summary.id)},
-            "kind": {"S": "EarlyClose"},
-            "tenant": {"S": self.tenant},
-            "account": {"S": summary.account_external_id},
-            "period_start": {"S": to_iso(summary.period_start)},
-            "period_end": {"S": to_iso(summary.period_end)},
-            "closes_at": {"S": to_iso(summary.closes_at)},
-        }
+        return to_attributes({
+            "pk": keys.early_closes_pk(self.tenant),
+            "sk": keys.early_close_sk(to_iso(summary.closes_at), summary.account_external_id, summary.id),
+            "kind": "EarlyClose",
+            "tenant": self.tenant,
+            "account": summary.account_external_id,
+            "period_start": to_iso(summary.period_start),
+            "period_end": to_iso(summary.period_end),
+            "closes_at": to_iso(summary.closes_at),
+        })
 
     # ------------------------------------------------------------------------------------------ writes
     def put_item(self, summary: UsageSummary, expected_version: int | None,
@@ -344,35 +330,30 @@ def due_for_close(client: Any, table: str, now: datetime, limit: int = 1000, ten
         if tenant is not None:  # the index's keys carry the table's pk: T#{tenant}#SUMS#{account}
             kwargs["FilterExpression"] = "begins_with(pk, :tenant)"
             kwargs["ExpressionAttributeValues"][":tenant"] = {"S": keys.summaries_pk(tenant, "")}
-        while True:
-            response = client.query(**kwargs)
-            for item in response.get("Items", []):
-                yield DueSummary(item["pk"]["S"], item["sk"]["S"])
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in query_items(client, **kwargs):
+            yield DueSummary(item["pk"]["S"], item["sk"]["S"])
 
 
 # ---------------------------------------------------------------------------------------------- item mapping
 def to_item(tenant: str, summary: UsageSummary) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": {"S": keys.summaries_pk(tenant, summary.account_external_id)},
-        "sk": {"S": keys.summary_sk(summary.id)},
-        "kind": {"S": "UsageSummary"},
-        "tenant": {"S": tenant},
-        "account": {"S": summary.account_external_id},
-        "status": {"S": summary.status.value},
-        "version": {"N": str(summary.version)},
-        "period_start": {"S": to_iso(summary.period_start)},
-        "period_end": {"S": to_iso(summary.period_end)},
-        "data": {"M": to_attributes(encode(summary))},
-        "gsi2pk": {"S": keys.summaries_status_pk(tenant, summary.status.value)},
-        "gsi2sk": {"S": status_sk(summary)},
-    }
-    if summary.status == SummaryStatus.OPEN:
-        item["gsi1pk"] = {"S": keys.open_summaries_pk(keys.open_summary_shard(tenant, summary.account_external_id))}
-        item["gsi1sk"] = {"S": to_iso(summary.closes_at)}
-    return item
+    is_open = summary.status == SummaryStatus.OPEN
+    return to_attributes({
+        "pk": keys.summaries_pk(tenant, summary.account_external_id),
+        "sk": keys.summary_sk(summary.id),
+        "kind": "UsageSummary",
+        "tenant": tenant,
+        "account": summary.account_external_id,
+        "status": summary.status.value,
+        "version": summary.version,
+        "period_start": to_iso(summary.period_start),
+        "period_end": to_iso(summary.period_end),
+        "data": {k: v for k, v in encode(summary).items() if v is not None},  # as before: unset fields left out
+        "gsi2pk": keys.summaries_status_pk(tenant, summary.status.value),
+        "gsi2sk": status_sk(summary),
+        "gsi1pk": keys.open_summaries_pk(keys.open_summary_shard(tenant, summary.account_external_id))
+        if is_open else None,
+        "gsi1sk": to_iso(summary.closes_at) if is_open else None,
+    })
 
 
 def status_sk(summary: UsageSummary) -> str:

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from core.uploads import UploadStatus, UsageUpload
 from infra.dynamo import dynamodb_client
+from infra.dynamo_kit import to_attributes
 from infra.keys import UPLOAD_SK, upload_pk
 from infra.settings import Settings, get_settings
 
@@ -36,10 +37,10 @@ class UploadsRepository:
         self.client = client or dynamodb_client(self.settings)
 
     def create(self, upload: UsageUpload) -> None:
-        item = {**_key(self.tenant, upload.id), "kind": {"S": "UPLOAD"}, "upload_id": {"S": upload.id},
-                "file_name": {"S": upload.file_name}, "content_type": {"S": upload.content_type},
-                "status": {"S": upload.status.value}, "created_at": {"S": _stamp(upload.created_at)},
-                "expires_at": {"S": _stamp(upload.expires_at)}}
+        item = to_attributes({"pk": upload_pk(self.tenant, upload.id), "sk": UPLOAD_SK, "kind": "UPLOAD",
+                              "upload_id": upload.id, "file_name": upload.file_name,
+                              "content_type": upload.content_type, "status": upload.status.value,
+                              "created_at": _stamp(upload.created_at), "expires_at": _stamp(upload.expires_at)})
         self.client.put_item(TableName=self.settings.usage_table, Item=item,
                              ConditionExpression="attribute_not_exists(pk)")
 

@@ -17,8 +17,7 @@ A field that is not set (None, an empty tuple, ``voided`` false; in a booking, a
 stored. Packing the fields nobody filters or conditions on into two attributes keeps an item about the size it
 would have with one attribute per field but a third of the attributes, which is what a store and every stream
 reader pay for: per attribute, not per byte (on the embedded store a batch of stored usage records writes
-about three times faster). ``record_from_item`` also reads items stored with one attribute per field (the
-layout before this one).
+about three times faster).
 
 Writers own disjoint attributes and change them with UpdateItem, never by rewriting the item:
 ingestion inserts the item (conditional on ``attribute_not_exists(pk)``), marks an original corrected
@@ -34,9 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
-import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -52,6 +48,16 @@ from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
 from infra.dynamo import bulk_writer_client
+from infra.dynamo_kit import (
+    StoreError,
+    TransactionCancelled,
+    backoff,
+    batch_get,
+    from_attribute,
+    query_pages,
+    to_attribute,
+    transact_write,
+)
 from infra.settings import get_settings
 from infra.table_repo import TableRepository
 
@@ -82,47 +88,12 @@ _BODY = tuple(name for name in _FIELDS if name not in TOP_LEVEL and name not in 
 _ATTRIBUTES = frozenset((*TOP_LEVEL, "body", "rated"))  # what decodes
 
 
-class UsageStoreError(RuntimeError):
-    """Storage refused a write for a reason that retrying will not fix (a bug or a misconfiguration)."""
+#: Storage refused a request for a reason that retrying will not fix (``infra.dynamo_kit.StoreError``, of which
+#: ``UnprocessedKeysError`` is one).
+UsageStoreError = StoreError
 
 
 # ---------------------------------------------------------------------------------------------- item codec
-def _av(value: Any) -> dict[str, Any]:
-    """DynamoDB AttributeValue of an ``infra.codec``-encoded value (str, bool, int, dict, list, None)."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, dict):
-        return {"M": {k: _av(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [_av(v) for v in value]}
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-def _plain(av: Mapping[str, Any]) -> Any:
-    (kind, value), = av.items()
-    if kind == "S":
-        return value
-    if kind == "N":
-        return Decimal(value)
-    if kind == "BOOL":
-        return value
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {k: _plain(v) for k, v in value.items()}
-    if kind == "L":
-        return [_plain(v) for v in value]
-    if kind == "SS":
-        return set(value)
-    raise TypeError(f"unexpected attribute type {kind}")
-
-
 def _lean(value: Any) -> Any:
     """``infra.codec.encode``, but a nested record (a summary booking) leaves out the fields at their default."""
     if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
@@ -160,7 +131,7 @@ def to_item(record: UsageRecord) -> dict[str, Any]:
     for name in TOP_LEVEL:
         value = getattr(record, name)
         if value is not None and value is not False:
-            item[name] = _av(encode(value))
+            item[name] = to_attribute(encode(value))
     item["body"] = {"S": _packed(record, _BODY) or "{}"}
     rated = _packed(record, RATED_BODY)
     if rated is not None:
@@ -184,23 +155,13 @@ def record_from_plain(image: Mapping[str, Any]) -> UsageRecord:
 
 def record_from_item(item: Mapping[str, Any]) -> UsageRecord:
     """A record from an item in DynamoDB JSON (GetItem, Query, or a stream record's ``NewImage``/``OldImage``)."""
-    return record_from_plain({name: _plain(value) for name, value in item.items() if name in _ATTRIBUTES})
+    return record_from_plain({name: from_attribute(value) for name, value in item.items() if name in _ATTRIBUTES})
 
 
 def _dimension(value: Any) -> Any:
     if isinstance(value, Decimal):  # integers are stored as numbers; other decimals were stored as text
         return int(value) if value == value.to_integral_value() else format(value, "f")
     return value
-
-
-def _cancellation(exc: ClientError) -> list[dict[str, Any]] | None:
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
-    return list(exc.response.get("CancellationReasons") or [])
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
 
 
 # ---------------------------------------------------------------------------------------------- repository
@@ -230,23 +191,9 @@ class UsageRepository(TableRepository):
 
     def get_many(self, record_ids: Iterable[str]) -> dict[str, UsageRecord]:
         """The records that exist among ``record_ids`` (BatchGetItem, 100 keys a call, consistent)."""
-        wanted = list(dict.fromkeys(record_ids))
-        found: dict[str, UsageRecord] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {self.table: {"Keys": [self.key(i) for i in wanted[start:start + 100]],
-                                                    "ConsistentRead": True}}
-            for attempt in range(MAX_ATTEMPTS):
-                page = self.client.batch_get_item(RequestItems=request)
-                for item in page.get("Responses", {}).get(self.table, []):
-                    record = record_from_item(item)
-                    found[record.id] = record
-                request = page.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                _backoff(attempt)
-            else:
-                raise UsageStoreError("BatchGetItem left keys unprocessed after every retry")
-        return found
+        wanted = [self.key(i) for i in dict.fromkeys(record_ids)]
+        records = (record_from_item(item) for item in batch_get(self.client, self.table, wanted))
+        return {record.id: record for record in records}
 
     def account_page(self, account_external_id: str, first: int, after: str | None = None,
                      status: UsageStatus | None = None, resource_code: str | None = None
@@ -268,8 +215,7 @@ class UsageRepository(TableRepository):
             values[":resource"] = {"S": resource_code}
         prefix = keys.usage_pk(self.tenant, "")
         page_items: list[tuple[str, UsageRecord]] = []
-        while True:
-            page = self.client.query(**request)
+        for page in query_pages(self.client, request):
             entries = [(item["gsi1sk"]["S"], item["pk"]["S"][len(prefix):]) for item in page.get("Items", [])]
             records = self.get_many(record_id for _, record_id in entries)
             for cursor, record_id in entries:
@@ -279,9 +225,7 @@ class UsageRepository(TableRepository):
                 page_items.append((cursor, record))
                 if len(page_items) > first:
                     return page_items[:first], True
-            if "LastEvaluatedKey" not in page:
-                return page_items, False
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return page_items, False
 
     # ------------------------------------------------------------------------------------------ inserts
     def insert_new(self, records: Sequence[UsageRecord]) -> dict[str, UsageRecord]:
@@ -325,7 +269,7 @@ class UsageRepository(TableRepository):
                 if code not in RETRYABLE_PUT:
                     raise UsageStoreError(f"usage record '{record.id}' was refused by storage: {code} "
                                           f"{exc.response.get('Error', {}).get('Message', '')}") from None
-                _backoff(attempt)
+                backoff(attempt)
         raise UsageStoreError(f"usage record '{record.id}' could not be written after {MAX_ATTEMPTS} attempts "
                               "(the table is throttled); it was not accepted")
 
@@ -341,18 +285,15 @@ class UsageRepository(TableRepository):
         ]
         for attempt in range(MAX_ATTEMPTS):
             try:
-                self.client.transact_write_items(TransactItems=items, ClientRequestToken=str(uuid.uuid4()))
+                transact_write(self.client, items, token=True)
                 return dataclasses.replace(original, voided=True, voided_by=correction.id)
-            except ClientError as exc:
-                reasons = _cancellation(exc)
-                if reasons is None:
-                    raise
-                codes = [r.get("Code") or "None" for r in reasons]
+            except TransactionCancelled as exc:
+                codes = exc.codes
                 if "ConditionalCheckFailed" in codes:
                     raise Conflict(f"usage record '{original.id}' is corrected already") from None
                 if not set(codes) <= RETRYABLE:
                     raise UsageStoreError(f"the correction was refused by storage: {codes}") from None
-                _backoff(attempt)
+                backoff(attempt)
         raise UsageStoreError("the correction could not be written: the records stayed contended")
 
     # ------------------------------------------------------------------------------------------ reprocessing
@@ -379,16 +320,16 @@ class UsageRepository(TableRepository):
         for attempt in range(MAX_ATTEMPTS):
             if not pending:
                 return out
+            items = [self._requeue_update(r) for r in pending]
             try:
-                self.client.transact_write_items(TransactItems=[self._requeue_update(r) for r in pending],
-                                                 ClientRequestToken=str(uuid.uuid4()))
-            except ClientError as exc:
-                reasons = _cancellation(exc)
-                if reasons is None or len(reasons) != len(pending):
+                transact_write(self.client, items, token=True)
+            except TransactionCancelled as exc:
+                if len(exc.reasons) != len(items):
                     raise
                 retry = []
-                for record, reason in zip(pending, reasons, strict=True):
-                    code = reason.get("Code") or "None"
+                for record, item in zip(pending, items, strict=True):
+                    reason = exc.reason_for(item)
+                    code = reason.code if reason is not None else "None"
                     if code == "ConditionalCheckFailed":
                         out[record.id] = None
                     elif code in RETRYABLE:
@@ -396,7 +337,7 @@ class UsageRepository(TableRepository):
                     else:
                         raise UsageStoreError(f"usage record '{record.id}' could not be requeued: {code}") from None
                 pending = retry
-                _backoff(attempt)
+                backoff(attempt)
                 continue
             for record in pending:
                 out[record.id] = dataclasses.replace(record, status=UsageStatus.NEW, attempt=record.attempt + 1,

@@ -21,8 +21,9 @@ API for rating (and for corrections)
 - ``plan.items`` are low-level ``TransactWriteItems`` entries: one conditional ``Update`` per credit counter
   debited and one conditional ``Put`` of the ledger entry. Put them in ONE transaction with your own items
   (record status, summary): ``len(plan.items) == len(plan.debits) + 1`` (0 when nothing is debited), so keep
-  the total ≤ 100. ``plan.outcome(codes, offset)`` reads the cancellation reasons of a failed transaction
-  (``offset``: where ``plan.items`` start in it): ``WALLET_CHANGED`` → plan again and retry;
+  the total ≤ 100. ``plan.outcome(cancelled)`` reads the cancellation reasons of a failed transaction
+  (``infra.dynamo_kit.TransactionCancelled``: the reasons of ``plan.items``, found by identity):
+  ``WALLET_CHANGED`` → plan again and retry;
   ``ALREADY_BOOKED`` → this debit (usage record id + attempt) is in the ledger already; ``OTHER`` → one of
   your items failed.
 - ``repo.commit(lambda: repo.plan_debit(...), extra_items=lambda plan: [...])`` does all of that: plans, adds
@@ -52,15 +53,11 @@ the ledger entries effective after it. See ``core.wallets`` for why nothing else
 from __future__ import annotations
 
 import hashlib
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
-
-from botocore.exceptions import ClientError
 
 from core.drawdown import DrawdownOrder, DrawdownResult
 from core.errors import DomainError, ErrorCode
@@ -87,8 +84,16 @@ from core.wallets import (
     timestamp,
 )
 from infra import keys
-from infra.accounts_repo import AccountsRepository, cancellation_codes, from_attributes, is_cancelled, query_all
+from infra.accounts_repo import AccountsRepository
 from infra.codec import from_iso, to_iso
+from infra.dynamo_kit import (
+    TransactionCancelled,
+    backoff,
+    from_attributes,
+    query_all,
+    query_pages,
+    transact_write,
+)
 from infra.table_repo import TableRepository
 
 ZERO = Decimal(0)
@@ -123,9 +128,10 @@ class _Booking:
     items: tuple[dict[str, Any], ...]
     ref: str
 
-    def outcome(self, codes: Sequence[str], offset: int = 0) -> Outcome:
-        """Why a transaction holding ``items`` from ``offset`` on was cancelled."""
-        mine = list(codes[offset:offset + len(self.items)])
+    def outcome(self, cancelled: TransactionCancelled) -> Outcome:
+        """Why a transaction holding ``items`` (anywhere in it) was cancelled."""
+        codes = cancelled.codes
+        mine = [reason.code for item in self.items if (reason := cancelled.reason_for(item)) is not None]
         if mine and mine[-1] == "ConditionalCheckFailed":
             return Outcome.ALREADY_BOOKED
         if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in mine):
@@ -220,7 +226,7 @@ class WalletsRepository(TableRepository):
             kwargs["ExclusiveStartKey"] = start
         if limit is None:
             return [from_attributes(i) for i in query_all(self.client, **kwargs)], None
-        page = self.client.query(**kwargs)
+        page = next(query_pages(self.client, kwargs))  # one page: the caller pages on with its key
         return [from_attributes(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     def balance(self, wallet: WalletRef, as_of: datetime) -> WalletBalance:
@@ -317,14 +323,11 @@ class WalletsRepository(TableRepository):
             if not items:
                 return current
             try:
-                self.client.transact_write_items(TransactItems=items)
+                transact_write(self.client, items)
                 return current
-            except ClientError as exc:
-                if not is_cancelled(exc):
-                    raise
-                codes = cancellation_codes(exc)
-                outcome = current.outcome(codes) if current else (
-                    Outcome.WALLET_CHANGED if "TransactionConflict" in codes else Outcome.OTHER)
+            except TransactionCancelled as exc:
+                outcome = current.outcome(exc) if current else (
+                    Outcome.WALLET_CHANGED if "TransactionConflict" in exc.codes else Outcome.OTHER)
                 if outcome == Outcome.ALREADY_BOOKED:
                     assert current is not None
                     if self._booked_as_planned(current):
@@ -332,7 +335,7 @@ class WalletsRepository(TableRepository):
                     raise AlreadyBooked(current.ref) from None
                 if outcome == Outcome.OTHER:
                     raise
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # jittered backoff under contention
+                backoff(attempt)
         raise DomainError(ErrorCode.CONFLICT, f"the wallet kept changing; gave up after {attempts} attempts")
 
     def _booked_as_planned(self, plan: _Booking) -> bool:

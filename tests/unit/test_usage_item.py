@@ -43,7 +43,7 @@ def rated_record() -> UsageRecord:
 
 def legacy_item(record: UsageRecord) -> dict[str, Any]:
     """One attribute per set field (the layout before the compact one): the yardstick of the item-size test."""
-    from infra.usage_repo import _av
+    from infra.dynamo_kit import to_attribute as _av
 
     item = {"pk": {"S": keys.usage_pk(record.tenant, record.id)}, "sk": {"S": keys.USAGE_SK},
             "kind": {"S": "UsageRecord"},

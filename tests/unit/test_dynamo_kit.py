@@ -1,0 +1,206 @@
+"""The data-access toolkit against a stubbed DynamoDB client (botocore's Stubber): every request it sends is
+checked, so these tests also pin what goes on the wire."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from infra.dynamo_kit import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    TransactionCancelled,
+    UnprocessedKeysError,
+    backoff_delay,
+    batch_get,
+    cancellation_codes,
+    from_attributes,
+    is_cancelled,
+    query_all,
+    query_pages,
+    scan_all,
+    to_attributes,
+    transact_write,
+)
+
+
+@pytest.fixture
+def client() -> Any:
+    return boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _key(n: int) -> dict[str, Any]:
+    return {"pk": {"S": f"P#{n}"}, "sk": {"S": "S"}}
+
+
+def test_query_follows_last_evaluated_key_until_the_last_page(client: Any) -> None:
+    # GIVEN a Query answered in two pages
+    request = {"TableName": "t", "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "P"}}}
+    with Stubber(client) as stub:
+        stub.add_response("query", {"Items": [_key(1)], "LastEvaluatedKey": _key(1)}, request)
+        stub.add_response("query", {"Items": [_key(2)]}, {**request, "ExclusiveStartKey": _key(1)})
+        # WHEN every item is asked for
+        items = query_all(client, **request)
+        # THEN both pages were read, the second from where the first stopped
+        stub.assert_no_pending_responses()
+    assert items == [_key(1), _key(2)]
+
+
+def test_query_pages_reads_no_page_the_caller_does_not_ask_for(client: Any) -> None:
+    request = {"TableName": "t", "KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "P"}}}
+    found: list[dict[str, Any]] = []
+    with Stubber(client) as stub:
+        # GIVEN a first page of Limit 3 that holds 2 items, and a second of Limit 1 (3 - 2)
+        stub.add_response("query", {"Items": [_key(1), _key(2)], "LastEvaluatedKey": _key(2)}, {**request, "Limit": 3})
+        stub.add_response("query", {"Items": [_key(3)], "LastEvaluatedKey": _key(3)},
+                          {**request, "Limit": 1, "ExclusiveStartKey": _key(2)})
+        # WHEN the caller stops once it has three
+        for page in query_pages(client, request, next_limit=lambda: 3 - len(found)):
+            found.extend(page["Items"])
+            if len(found) >= 3:
+                break
+        # THEN exactly two Queries went out (no third, though more items follow), and the request given is unchanged
+        stub.assert_no_pending_responses()
+    assert len(found) == 3 and "Limit" not in request
+
+
+def test_unprocessed_keys_are_asked_for_again(client: Any) -> None:
+    keys = [_key(1), _key(2)]
+    with Stubber(client) as stub:
+        # GIVEN a BatchGetItem that leaves one key unprocessed once
+        stub.add_response("batch_get_item", {"Responses": {"t": [_key(1)]},
+                                             "UnprocessedKeys": {"t": {"Keys": [_key(2)], "ConsistentRead": True}}},
+                          {"RequestItems": {"t": {"Keys": keys, "ConsistentRead": True}}})
+        stub.add_response("batch_get_item", {"Responses": {"t": [_key(2)]}},
+                          {"RequestItems": {"t": {"Keys": [_key(2)], "ConsistentRead": True}}})
+        # WHEN the keys are read
+        items = list(batch_get(client, "t", keys))
+        stub.assert_no_pending_responses()
+    # THEN both items came back: the second from the retry of exactly the unprocessed key
+    assert items == keys
+
+
+def test_keys_left_unprocessed_through_every_attempt_raise_a_typed_error(client: Any) -> None:
+    unprocessed = {"UnprocessedKeys": {"t": {"Keys": [_key(1)], "ConsistentRead": True}}}
+    with Stubber(client) as stub:
+        # GIVEN a table that stays throttled
+        for _ in range(3):
+            stub.add_response("batch_get_item", {"Responses": {"t": []}, **unprocessed})
+        # WHEN the key is read with 3 attempts THEN the third unanswered call raises UnprocessedKeysError
+        with pytest.raises(UnprocessedKeysError):
+            list(batch_get(client, "t", [_key(1)], attempts=3))
+        stub.assert_no_pending_responses()
+
+
+def test_batch_get_asks_for_100_keys_a_call(client: Any) -> None:
+    keys = [_key(n) for n in range(150)]
+    with Stubber(client) as stub:
+        stub.add_response("batch_get_item", {"Responses": {"t": []}},
+                          {"RequestItems": {"t": {"Keys": keys[:100], "ConsistentRead": True}}})
+        stub.add_response("batch_get_item", {"Responses": {"t": []}},
+                          {"RequestItems": {"t": {"Keys": keys[100:], "ConsistentRead": True}}})
+        assert list(batch_get(client, "t", keys)) == []
+        stub.assert_no_pending_responses()
+
+
+def _put(n: int) -> dict[str, Any]:
+    return {"Put": {"TableName": "t", "Item": _key(n), "ConditionExpression": "attribute_not_exists(pk)"}}
+
+
+def test_cancellation_reasons_are_tied_to_the_items_sent(client: Any) -> None:
+    # GIVEN two chunks packed into one transaction; the store refuses the second chunk's first item
+    first, second = [_put(1), _put(2)], [_put(3), _put(4)]
+    reasons = [{"Code": "None"}, {"Code": "None"},
+               {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed", "Item": _key(3)},
+               {"Code": "None"}]
+    with Stubber(client) as stub:
+        stub.add_client_error("transact_write_items", "TransactionCanceledException", "cancelled",
+                              response_meta={}, modeled_fields={"CancellationReasons": reasons})
+        # WHEN the transaction is written
+        with pytest.raises(TransactionCancelled) as caught:
+            transact_write(client, first + second)
+    exc = caught.value
+    # THEN each chunk finds its own items' reasons by the item itself, wherever it sat in the transaction
+    assert [exc.reason_for(item).code for item in first] == ["None", "None"]  # type: ignore[union-attr]
+    failed = exc.reason_for(second[0])
+    assert failed is not None and failed.code == "ConditionalCheckFailed" and failed.old_item == _key(3)
+    assert exc.failed("ConditionalCheckFailed") == [second[0]]
+    # AND an equal dict that was not sent has no reason: identity, not equality
+    assert exc.reason_for(_put(3)) is None
+    # AND it is still the ClientError botocore raised, so every caller sees the same error as before
+    assert isinstance(exc, ClientError) and is_cancelled(exc)
+    assert cancellation_codes(exc) == ["None", "None", "ConditionalCheckFailed", "None"]
+
+
+def test_other_transaction_errors_pass_through_unchanged(client: Any) -> None:
+    with Stubber(client) as stub:
+        stub.add_client_error("transact_write_items", "ValidationException", "too large")
+        with pytest.raises(ClientError) as caught:
+            transact_write(client, [_put(1)])
+    assert not isinstance(caught.value, TransactionCancelled) and not is_cancelled(caught.value)
+
+
+def test_a_token_is_sent_only_when_asked_for(client: Any) -> None:
+    with Stubber(client) as stub:
+        stub.add_response("transact_write_items", {}, {"TransactItems": [_put(1)]})
+        transact_write(client, [_put(1)])
+        stub.add_response("transact_write_items", {},
+                          {"TransactItems": [_put(1)], "ClientRequestToken": ANY})
+        transact_write(client, [_put(1)], token=True)
+        stub.assert_no_pending_responses()
+
+
+def test_backoff_is_full_jitter_exponential_and_capped() -> None:
+    for attempt in range(12):
+        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt)
+        delays = [backoff_delay(attempt) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling / 2  # spread over the whole window, not a fixed step
+    assert BACKOFF_BASE_S * 2 ** 11 > BACKOFF_CAP_S  # the cap is reached
+
+
+def test_codec_round_trips_plain_values_without_floats() -> None:
+    data = {"s": "x", "n": Decimal("12.50"), "i": 3, "b": True, "m": {"l": ["a", Decimal(1)]}, "none": None}
+    item = to_attributes(data)
+    assert item["n"] == {"N": "12.50"} and item["i"] == {"N": "3"} and "none" not in item
+    assert from_attributes(item) == {k: v for k, v in data.items() if v is not None}
+
+
+
+def test_a_scan_pages_the_same_way(client: Any) -> None:
+    with Stubber(client) as stub:
+        stub.add_response("scan", {"Items": [_key(1)], "LastEvaluatedKey": _key(1)}, {"TableName": "t"})
+        stub.add_response("scan", {"Items": [_key(2)]}, {"TableName": "t", "ExclusiveStartKey": _key(1)})
+        assert scan_all(client, TableName="t") == [_key(1), _key(2)]
+        stub.assert_no_pending_responses()
+
+
+def _cancelled(items: list[dict[str, Any]], codes: list[str]) -> TransactionCancelled:
+    error = ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                         "CancellationReasons": [{"Code": c} for c in codes]}, "TransactWriteItems")
+    return TransactionCancelled(error, items)
+
+
+def test_a_wallet_plan_reads_its_own_reasons_wherever_its_items_sit() -> None:
+    from datetime import UTC, datetime
+
+    from infra.wallets_repo import DebitPlan, Outcome
+
+    # GIVEN a plan (a counter update and its ledger entry) sent after two items of the caller's own
+    counter, ledger = {"Update": {"n": 1}}, {"Put": {"n": 2}}
+    plan = DebitPlan("W", datetime(2026, 1, 1, tzinfo=UTC), (), (counter, ledger), "R")
+    mine = [{"Update": {"n": 3}}, {"Put": {"n": 4}}]
+    # WHEN the ledger entry's condition failed THEN the debit is booked already
+    assert plan.outcome(_cancelled([*mine, counter, ledger], ["None", "None", "None", "ConditionalCheckFailed"])) \
+        == Outcome.ALREADY_BOOKED
+    # WHEN only the caller's own item failed THEN it is none of the wallet's doing
+    assert plan.outcome(_cancelled([*mine, counter, ledger], ["ConditionalCheckFailed", "None", "None", "None"])) \
+        == Outcome.OTHER
+    # WHEN the counter's condition failed THEN the wallet changed underneath
+    assert plan.outcome(_cancelled([*mine, counter, ledger], ["None", "None", "ConditionalCheckFailed", "None"])) \
+        == Outcome.WALLET_CHANGED
