@@ -100,7 +100,7 @@ class AccountsMutation:
                          description="End a subscription at endDate (after its start, not after its current end).")
     async def cancel_subscription(self, info: Info, input: CancelSubscriptionInput) -> Payload[t.Subscription]:
         return await _changed(info, info.context.accounts.cancel_subscription, input.external_id, input.end_date,
-                              datetime.now(UTC))
+                              datetime.now(UTC), info.context.wallets.debited_since)
 
     @mutation(permission_classes=[CanConfigure],
                          description="Extend a subscription's term with fresh grants (a subscription without an end "

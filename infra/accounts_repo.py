@@ -182,18 +182,18 @@ class AccountsRepository(TableRepository):
                            now: datetime) -> Subscription:
         return self.change_subscription(external_id, lambda sub: changes.amend(sub, quantity, effective_date, now))
 
-    def cancel_subscription(self, external_id: str, end_date: datetime, now: datetime) -> Subscription:
+    def cancel_subscription(self, external_id: str, end_date: datetime, now: datetime,
+                            debited_since: Callable[[str, datetime, str], Decimal]) -> Subscription:
         """End the subscription; refused when usage at or after ``end_date`` was already rated against it (void
-        that usage first): a cancellation never touches consumed usage."""
-        from infra.wallets_repo import WalletsRepository
-
-        wallets = WalletsRepository(self.tenant, self, self.client, self.table)
+        that usage first): a cancellation never touches consumed usage. ``debited_since(wallet, at, prefix)`` is
+        what the wallet's ledger holds of debits effective at or after ``at`` by buckets whose ids start with
+        ``prefix`` (``WalletsRepository.debited_since``)."""
 
         def nothing_rated_after(before: Subscription, after: Subscription) -> None:
             assert after.end_date is not None
             for subscribed in before.resources:
-                rated = wallets.debited_since(before.wallet_id(subscribed.resource_code), after.end_date,
-                                              f"{before.external_id}/")
+                rated = debited_since(before.wallet_id(subscribed.resource_code), after.end_date,
+                                      f"{before.external_id}/")
                 if rated > 0:
                     raise DomainError(ErrorCode.CONFLICT, f"{fmt(rated)} of {subscribed.resource_code} used at or "
                                       f"after {after.end_date.isoformat()} was already rated against subscription "

@@ -7,15 +7,17 @@ from decimal import Decimal
 
 from core.errors import DomainError, ErrorCode
 from core.money import round_money
-from core.rating import graduated, standard, volume
+from core.rating.graduated import amount as graduated_amount
 from core.rating.model import ZERO, PriceSpec, TierMode
+from core.rating.standard import amount as standard_amount
+from core.rating.volume import amount as volume_amount
 
 Model = Callable[[PriceSpec, Decimal], Decimal]
 
 MODELS: dict[TierMode | None, Model] = {
-    None: standard.amount,
-    TierMode.TIERED: graduated.amount,
-    TierMode.VOLUME: volume.amount,
+    None: standard_amount,
+    TierMode.TIERED: graduated_amount,
+    TierMode.VOLUME: volume_amount,
 }
 
 

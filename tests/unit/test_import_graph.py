@@ -142,3 +142,75 @@ def test_the_layers_may_import_what_points_down() -> None:
     }
     # THEN none is reported
     assert violations(imp for module, source in sources.items() for imp in imports_of(module, source)) == []
+
+
+#: The layers that ship (tests and bench may import in circles among themselves).
+SHIPPED = frozenset({"core", "infra", "graphql_api", "functions", "local", "deploy"})
+
+
+def cycles(imports: Iterable[Import], modules: Iterable[str]) -> list[list[str]]:
+    """The import cycles among ``modules``: each strongly connected set of two or more modules, sorted. An import
+    inside a function counts (it is a cycle all the same, only deferred); ``from package import name`` imports the
+    package (its ``__init__`` runs), so a module that does so from inside that package closes a loop."""
+    known = set(modules)
+    edges: dict[str, set[str]] = {m: set() for m in known}
+    for imp in imports:
+        target = imp.target
+        while target and target not in known:
+            target = target.rpartition(".")[0]
+        if imp.module in known and target and target != imp.module:
+            edges[imp.module].add(target)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(known):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def test_no_import_cycles_among_the_shipped_modules() -> None:
+    # GIVEN every module of the layers that ship, and every import among them (deferred ones included)
+    modules = [name for name, _ in project_modules() if name.split(".")[0] in SHIPPED]
+    # THEN no two modules import each other, directly or around a loop
+    assert cycles(all_imports(), modules) == []
+
+
+def test_the_cycle_check_finds_direct_and_deferred_loops() -> None:
+    # GIVEN a direct loop, a loop through a function-level import, and a package importing its own module
+    sources = {
+        ("infra.a", False): "from infra.b import B\n",
+        ("infra.b", False): "def f():\n    from infra.a import A\n",
+        ("core.rating", True): "from core.rating.pricing import price\n",
+        ("core.rating.pricing", False): "from core.rating.graduated import amount\n",
+        ("core.rating.graduated", False): "from decimal import Decimal\n",
+    }
+    imports = [imp for (module, package), source in sources.items() for imp in imports_of(module, source, package)]
+    # THEN the loop is found, and a package's module importing a sibling module directly closes none
+    assert cycles(imports, [module for module, _ in sources]) == [["infra.a", "infra.b"]]
+    # AND a module importing a sibling through its package (whose __init__ imports that module) closes one
+    loop = {("core.rating.pricing", False): "from core.rating import graduated\n"}
+    more = [*imports, *(imp for (module, package), source in loop.items() for imp in imports_of(module, source))]
+    assert cycles(more, [module for module, _ in sources]) == [["core.rating", "core.rating.pricing"],
+                                                                ["infra.a", "infra.b"]]
