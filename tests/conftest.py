@@ -13,6 +13,8 @@ import pytest
 
 os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
+# EMF metrics print to stdout; the tests of them turn them on (monkeypatch.delenv), the rest keep the output quiet
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 @contextlib.contextmanager
