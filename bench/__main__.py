@@ -24,6 +24,9 @@ BENCHES: list[str] = [
 def main(argv: list[str]) -> int:
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
+    # as under `make serve`: no X-Ray daemon here, and EMF documents would flood the figures (the workers inherit it)
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     selected = [b for b in BENCHES if not argv or any(a in b for a in argv)]
     for name in selected:
         started = time.perf_counter()

@@ -129,7 +129,10 @@ class CatalogService:
         return record
 
     def _ref(self, errors: Collector, kind: type[R], key: str | None, field: str) -> R | None:
+        """The record ``key`` names (None: no reference). An empty code names nothing: REQUIRED."""
         if not key:
+            if key is not None:
+                errors.add(ErrorCode.REQUIRED, f"{field} must not be empty", field)
             return None
         record = self.store.get(kind, key)
         if record is None:

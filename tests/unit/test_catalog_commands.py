@@ -102,6 +102,16 @@ def test_a_resource_of_an_unknown_class_is_an_unknown_reference(svc: CatalogServ
     assert (refused.value.code, refused.value.field) == (ErrorCode.UNKNOWN_REFERENCE, "unitOfMeasureClassCode")
 
 
+def test_a_pur_naming_an_empty_resource_code_is_refused_not_stored(svc: CatalogService) -> None:
+    # GIVEN a product  WHEN a PUR names the resource "" (found by the fuzz run: it was stored, and reading its
+    # resource then failed as an unexpected error)
+    with pytest.raises(DomainError) as refused:
+        svc.create_pur("PLAN", "", START, END)
+    # THEN it is a typed REQUIRED error on the field, and nothing was stored
+    assert (refused.value.code, refused.value.field) == (ErrorCode.REQUIRED, "resourceCode")
+    assert svc.store.get(c.ProductUsageResource, "PLAN#N1") is None
+
+
 def test_a_pur_gets_a_new_id_of_its_product_and_a_grant_defaults_to_the_pur_and_resource(
         svc: CatalogService) -> None:
     svc.create_resource("CALLS", "Calls", c.ResourceCategory.USAGE, "TIME")
