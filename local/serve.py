@@ -169,6 +169,9 @@ def next_steps(base_url: str, key: str, store: Store) -> str:
         f"  curl -s {base_url}/graphql -H \"Authorization: Bearer $USAGE_DEV_API_KEY\" "
         f"-H 'content-type: application/json' -d '{query}'",
         "",
+        "Bulk usage files: .venv/bin/python -m functions.ingest FILE.csv (finds this serve by itself), or",
+        "createUsageUpload in GraphQL for a presigned upload URL (README: \"Sending usage: three ways in\").",
+        "",
     ])
 
 
