@@ -46,6 +46,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import Collector, DomainError, ErrorCode
+from core.money import scale_of
 from core.values import immutable
 
 
@@ -147,20 +148,6 @@ def parse_decimal(value: object, field: str | None = None) -> Decimal:
     return result
 
 
-def places_of(value: Decimal) -> int:
-    """Decimal places actually used (trailing zeros do not count); safe for any finite Decimal (no context)."""
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    if not any(digits):
-        return 0
-    trailing = 0
-    for digit in reversed(digits):
-        if digit != 0:
-            break
-        trailing += 1
-    return max(0, -(exponent + trailing))
-
-
 def out_of_bounds(value: Decimal, bound: Bound) -> str | None:
     """Why ``value`` is outside ``bound`` (a phrase after the value), or None. Never raises (no arithmetic that
     could overflow: comparisons of finite Decimals are exact)."""
@@ -170,7 +157,7 @@ def out_of_bounds(value: Decimal, bound: Bound) -> str | None:
         low = "≤" if bound.minimum_inclusive else "<"
         high = "≤" if bound.maximum_inclusive else "<"
         return f"is out of range: {bound.label} must be {show(bound.minimum)} {low} v {high} {show(bound.maximum)}"
-    if places_of(value) > bound.places:
+    if scale_of(value) > bound.places:
         return f"has more than {bound.places} decimal places"
     return None
 

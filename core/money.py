@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-
-from core.errors import DomainError, ErrorCode
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 #: ISO 4217 minor units of the currencies every tenant starts with (code → (name, decimal places)).
 CURRENCIES: dict[str, tuple[str, int]] = {
@@ -43,30 +41,19 @@ def minor_units(currency: str | None) -> int:
     return entry[1] if entry else 2
 
 
-def to_decimal(value: object, field: str | None = None) -> Decimal:
-    """Parse a Decimal from a string or int (never a float) or raise INVALID_VALUE naming the field."""
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, (bool, float)):
-        raise DomainError(ErrorCode.INVALID_VALUE, f"{value!r} must be a decimal string, not a float", field)
-    elif isinstance(value, (int, str)):
-        try:
-            result = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise DomainError(ErrorCode.INVALID_VALUE, f"{value!r} is not a decimal number", field) from None
-    else:
-        raise DomainError(ErrorCode.INVALID_VALUE, f"{value!r} is not a decimal number", field)
-    if not result.is_finite():
-        raise DomainError(ErrorCode.INVALID_VALUE, f"{value!r} is not a finite number", field)
-    return result
-
-
 def scale_of(value: Decimal) -> int:
-    """Number of decimal places actually used (trailing zeros do not count)."""
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
+    """Number of decimal places actually used (trailing zeros do not count); safe for any finite Decimal (no
+    arithmetic context, so no overflow on a huge value)."""
+    _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
-    return max(0, -exponent)
+    if not any(digits):
+        return 0
+    trailing = 0
+    for digit in reversed(digits):
+        if digit != 0:
+            break
+        trailing += 1
+    return max(0, -(exponent + trailing))
 
 
 def round_money(amount: Decimal, currency: str | None) -> Decimal:

@@ -17,10 +17,10 @@ from core.bounds import (
     check_text,
     parse_datetime,
     parse_decimal,
-    places_of,
     printable,
 )
 from core.errors import Collector, DomainError, ErrorCode
+from core.money import scale_of
 from core.usage_validation import UsageInput, validate
 from tests.unit.test_usage_validation import CATALOG, NOW
 
@@ -39,7 +39,7 @@ def test_a_decimal_outside_the_envelope_is_invalid_value_naming_the_field(value:
 
 def test_places_are_counted_without_context_arithmetic() -> None:
     # GIVEN values whose normalize() would overflow the default context THEN places are still counted
-    assert [places_of(Decimal(v)) for v in ("1.500", "0.000", "1E+5", "1E-7", "1E+999999999")] == [1, 0, 0, 7, 0]
+    assert [scale_of(Decimal(v)) for v in ("1.500", "0.000", "1E+5", "1E-7", "1E+999999999")] == [1, 0, 0, 7, 0]
 
 
 @pytest.mark.parametrize("kind,inside,outside", [
