@@ -107,15 +107,9 @@ def free_port() -> int:
 
 # ---------------------------------------------------------------------------------------------- workloads
 def _event(rng: random.Random, key: str, account: str, begin: datetime, end: datetime) -> dict[str, Any]:
-    from bench.pipeline import iso
+    from bench.pipeline import iso, usage_mix
 
-    roll = rng.random()
-    if roll < 0.7:
-        resource, quantity = "TEXTS", str(rng.randint(1, 40))
-    elif roll < 0.9:
-        resource, quantity = "DATA", f"0.{rng.randint(1, 99):02d}"
-    else:
-        resource, quantity = "MINUTES", str(rng.randint(1, 10))
+    resource, quantity = usage_mix(rng)
     return {"idempotencyKey": key, "accountExternalId": account, "resourceCode": resource, "quantity": quantity,
             "startTime": iso(begin), "endTime": iso(end)}
 
