@@ -4,12 +4,16 @@ same code as a file dropped in the bucket; the upload records how that went (``u
 PENDING (URL handed out) → PROCESSING (the ingest function started on the object) → COMPLETE (every row has a
 report line: accepted, duplicates, rejected) or FAILED (the file could not be read at all: wrong type, bad key).
 A file uploaded again to the same URL (a new object version) is ingested again: PROCESSING, then COMPLETE.
+An upload still PENDING once its URL has expired (and ``ARRIVAL_GRACE`` more has passed for the bucket's
+notification of a file sent at the last moment) is shown EXPIRED (``as_of``): no file came and none can come
+through that URL; ask for a new one. EXPIRED is how a read shows it, not something stored: should a notification
+still arrive, the ingest function moves the upload on as usual.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -20,6 +24,9 @@ SUPPORTED_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 MAX_FILE_NAME = 200
 #: how long a presigned upload URL (and a report link) stays valid
 URL_LIFETIME = timedelta(minutes=15)
+#: how long after its URL expired a PENDING upload is still waited for (a PUT sent at the last moment, then the
+#: bucket's notification and the ingest function starting)
+ARRIVAL_GRACE = timedelta(minutes=5)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CONTENT_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
 
@@ -29,6 +36,8 @@ class UploadStatus(StrEnum):
     PROCESSING = "PROCESSING"
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
+    #: never stored: a PENDING upload whose URL expired with no file (``as_of``)
+    EXPIRED = "EXPIRED"
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,13 @@ class UsageUpload:
     @property
     def finished(self) -> bool:
         return self.status in (UploadStatus.COMPLETE, UploadStatus.FAILED)
+
+    def as_of(self, now: datetime) -> UsageUpload:
+        """The upload as a reader sees it at ``now``: EXPIRED when it is still PENDING past its URL's expiry and
+        ``ARRIVAL_GRACE``; otherwise as stored."""
+        if self.status == UploadStatus.PENDING and now >= self.expires_at + ARRIVAL_GRACE:
+            return replace(self, status=UploadStatus.EXPIRED)
+        return self
 
 
 def default_content_type(file_name: str) -> str:

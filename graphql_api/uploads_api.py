@@ -35,7 +35,7 @@ def _create(info: Info, data: CreateUsageUploadInput) -> CreateUsageUploadPayloa
 def _get(info: Info, upload_id: str) -> UsageUpload | None:
     from infra.usage_uploads import find_upload
 
-    found = find_upload(info.context.tenant, upload_id)
+    found = find_upload(info.context.tenant, upload_id, now())
     return UsageUpload.from_domain(found.upload, found.report_url) if found else None
 
 

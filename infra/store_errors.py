@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core.errors import DomainError, ErrorCode
+from infra.dynamo_kit import UnprocessedKeysError
 
 #: DynamoDB answers meaning "not now": the request may succeed later, unchanged.
 UNAVAILABLE_CODES = frozenset({
@@ -29,8 +30,8 @@ def translate(exc: BaseException) -> DomainError | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (BotoConnectionError, HTTPClientError)):
-            return unavailable()
+        if isinstance(current, (BotoConnectionError, HTTPClientError, UnprocessedKeysError)):
+            return unavailable()  # unreachable, or too busy to answer a batch read after every retry
         if isinstance(current, ClientError):
             code = current.response.get("Error", {}).get("Code", "")
             if code in UNAVAILABLE_CODES:

@@ -35,9 +35,11 @@ def open_upload(tenant: str, file_name: str, content_type: str | None, now: date
     return OpenedUpload(upload, url)
 
 
-def find_upload(tenant: str, upload_id: str) -> FoundUpload | None:
-    upload = UploadsRepository(tenant).get(upload_id)
-    if upload is None:
+def find_upload(tenant: str, upload_id: str, now: datetime) -> FoundUpload | None:
+    """The upload as of ``now`` (EXPIRED when its URL expired with no file: ``UsageUpload.as_of``)."""
+    stored = UploadsRepository(tenant).get(upload_id)
+    if stored is None:
         return None
+    upload = stored.as_of(now)
     report = presign_get(upload.report_key, URL_LIFETIME) if upload.finished and upload.report_key else None
     return FoundUpload(upload, report)

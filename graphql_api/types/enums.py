@@ -45,7 +45,8 @@ strawberry.enum(CorrectionKind, description="VOID: the original never happened. 
 strawberry.enum(SummaryStatus, description="OPEN → COMPLETE (frozen) → INVOICED.")
 strawberry.enum(UsageUploadStatus, name="UsageUploadStatus",
                 description="PENDING (waiting for the file) → PROCESSING → COMPLETE (every row has a report line) or "
-                            "FAILED (the file could not be read).")
+                            "FAILED (the file could not be read); EXPIRED: the URL expired with no file (ask for a "
+                            "new one).")
 strawberry.enum(SubscriptionChangeKind, name="SubscriptionChangeKind",
                 description="AMENDED (quantity), CANCELLED (end date), RENEWED (term).")
 

@@ -12,13 +12,16 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from core.auth import Role
+from core.uploads import ARRIVAL_GRACE
 from functions.ingest import handler as ingest
+from graphql_api import uploads_api
 from infra.files import s3_client
 from infra.settings import get_settings, reset_settings
 from local.files import FilesTrigger, start_files
@@ -118,6 +121,21 @@ def test_a_file_that_cannot_be_read_fails_the_upload_with_a_reason(api: Api, fil
     assert status["status"] == "FAILED" and "gzip" in status["error"] and status["rows"] == 0
     assert "gzip" in httpx.get(status["reportUrl"], timeout=30).text
     assert files.failures == []
+
+
+@pytest.mark.e2e
+def test_an_upload_whose_url_expired_with_no_file_reads_expired(api: Api, files: FilesTrigger,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an upload whose file never came
+    start_files(files.settings).stop()
+    created = create_upload(api, "never sent.csv")
+    expires = datetime.fromisoformat(created["expiresAt"].replace("Z", "+00:00"))
+    assert api(STATUS, {"id": created["upload"]["id"]})["usageUpload"]["status"] == "PENDING"
+    # WHEN it is read once its URL has expired and the grace for a last-moment file has passed
+    monkeypatch.setattr(uploads_api, "now", lambda: expires + ARRIVAL_GRACE)
+    status = api(STATUS, {"id": created["upload"]["id"]})["usageUpload"]
+    # THEN it reads EXPIRED (ask for a new URL), with no counts and no report
+    assert (status["status"], status["rows"], status["reportUrl"]) == ("EXPIRED", None, None)
 
 
 @pytest.mark.e2e

@@ -162,11 +162,13 @@ def test_an_unknown_key_while_the_store_is_down_is_a_503(api: Any, monkeypatch: 
     assert response.status_code == 503 and code_of(response) == "STORE_UNAVAILABLE"
 
 
-def test_a_store_outage_during_a_query_is_a_typed_503(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("failure", ["outage", "batch read left unprocessed"])
+def test_a_store_outage_during_a_query_is_a_typed_503(api: Any, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
     from infra.catalog_repo import CatalogRepository
+    from infra.dynamo_kit import UnprocessedKeysError
 
     def down(*_: Any, **__: Any) -> None:
-        raise OUTAGE
+        raise OUTAGE if failure == "outage" else UnprocessedKeysError("BatchGetItem left keys unprocessed")
 
     monkeypatch.setattr(CatalogRepository, "products_page", down)
     response = api.raw("{ products { edges { cursor } } }")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.errors import DomainError
-from core.uploads import MAX_FILE_NAME, URL_LIFETIME, UploadStatus, new_upload
+from core.uploads import ARRIVAL_GRACE, MAX_FILE_NAME, URL_LIFETIME, UploadStatus, new_upload
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -35,3 +36,20 @@ def test_a_media_type_is_kept_when_well_formed_and_refused_otherwise() -> None:
     with pytest.raises(DomainError) as refused:
         new_upload("acme", "U1", "u.exe", "text csv", NOW)
     assert [d.field for d in refused.value.all_details()] == ["fileName", "contentType"]
+
+
+def test_a_pending_upload_reads_expired_once_its_url_and_the_grace_for_a_late_file_have_passed() -> None:
+    upload = new_upload("acme", "U1", "july.csv", None, NOW)
+    # GIVEN a PENDING upload WHEN read before its URL expires, or within the grace for a file sent at the last moment
+    assert upload.as_of(NOW).status == UploadStatus.PENDING
+    assert upload.as_of(NOW + URL_LIFETIME + ARRIVAL_GRACE - timedelta(seconds=1)).status == UploadStatus.PENDING
+    # THEN it is waited for; once both have passed it reads EXPIRED, and nothing else about it changes
+    expired = upload.as_of(NOW + URL_LIFETIME + ARRIVAL_GRACE)
+    assert expired.status == UploadStatus.EXPIRED and replace(expired, status=UploadStatus.PENDING) == upload
+    assert not expired.finished
+
+
+@pytest.mark.parametrize("status", [UploadStatus.PROCESSING, UploadStatus.COMPLETE, UploadStatus.FAILED])
+def test_an_upload_the_ingest_function_moved_on_never_reads_expired(status: UploadStatus) -> None:
+    upload = replace(new_upload("acme", "U1", "july.csv", None, NOW), status=status)
+    assert upload.as_of(NOW + timedelta(days=30)).status == status
