@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 from local.streams.delivery import Delivery, Handler, OnFailure
 from local.streams.filters import compile_patterns
-from local.streams.records import keep_records_raw
 from local.streams.shards import Shard, ShardReader
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ class StreamPoller:
             raise ValueError("max_retry_attempts must be >= 0 (the local poller does not retry forever)")
         if starting_position not in ("TRIM_HORIZON", "LATEST"):
             raise ValueError("starting_position must be TRIM_HORIZON or LATEST")
-        keep_records_raw(streams_client)
         self.table_name = table_name
         self.batching_window_s = batching_window_s
         self.function_name = function_name or f"{table_name}-{getattr(handler, '__name__', 'handler')}"

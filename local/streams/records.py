@@ -23,6 +23,19 @@ def keep_records_raw(streams_client: Any) -> None:
                         unique_id="usage-poller-raw-records")
 
 
+def get_records(streams_client: Any, iterator: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One GetRecords call: its records (raw when `keep_records_raw` was called on the client, else as botocore
+    parses them; `to_lambda_record` takes either) and the next shard iterator (None: the shard is closed and read
+    to its end). Errors are botocore's `ClientError`s."""
+    _raw_reads.on = True
+    try:
+        response = streams_client.get_records(ShardIterator=iterator, Limit=limit)
+    finally:
+        _raw_reads.on = False
+    records = response[_RAW_RECORDS] if _RAW_RECORDS in response else response["Records"]
+    return records, response.get("NextShardIterator")
+
+
 def _split_records(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
     if not getattr(_raw_reads, "on", False) or response_dict.get("status_code") != 200:
         return

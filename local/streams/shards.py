@@ -10,7 +10,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from local.streams.filters import matches_any
-from local.streams.records import _RAW_RECORDS, _raw_reads, to_lambda_record
+from local.streams.records import get_records, keep_records_raw, to_lambda_record
 
 _MAX_GET_RECORDS = 1000
 
@@ -41,6 +41,7 @@ class ShardReader:
     ) -> None:
         self._dynamodb = dynamodb_client
         self._streams = streams_client
+        keep_records_raw(streams_client)
         self.table_name = table_name
         self.batch_size = batch_size
         self._patterns = patterns
@@ -97,11 +98,7 @@ class ShardReader:
         while iterator is not None and len(batch) < self.batch_size:
             try:
                 limit = min(_MAX_GET_RECORDS, self.batch_size - len(batch))
-                _raw_reads.on = True
-                try:
-                    response = self._streams.get_records(ShardIterator=iterator, Limit=limit)
-                finally:
-                    _raw_reads.on = False
+                records, next_iterator = get_records(self._streams, iterator, limit)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code")
                 if code == "TrimmedDataAccessException":
@@ -113,13 +110,12 @@ class ShardReader:
                     raise
                 iterator = self._iterator(shard)
                 continue
-            records = response[_RAW_RECORDS] if _RAW_RECORDS in response else response["Records"]
             for raw in records:
                 last_sequence = raw["dynamodb"]["SequenceNumber"]
                 record = to_lambda_record(raw, stream_arn=self.stream_arn, region=self.region)
                 if matches_any(self._patterns, record):
                     batch.append(record)
-            iterator = response.get("NextShardIterator")
+            iterator = next_iterator
             if not records:
                 return batch, last_sequence, iterator, True
         return batch, last_sequence, iterator, False
