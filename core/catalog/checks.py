@@ -13,6 +13,7 @@ from core.bounds import MAX_NAME, DecimalKind, check_decimal, check_text, quote
 from core.catalog import CODE_PATTERN, RateTier, ResourceCategory, UnitClassType, UsageModelType
 from core.errors import Collector, ErrorCode
 from core.rating.model import RateTier as PricingTier
+from core.rating.tier_rules import validate_tiers
 
 CATEGORY_FOR_CLASS = {
     UnitClassType.USAGE: ResourceCategory.USAGE,
@@ -45,22 +46,20 @@ def check_name(errors: Collector, name: str | None, field: str = "name") -> None
         check_text(errors, name, field, MAX_NAME)
 
 
-def check_tier_values(errors: Collector, tiers: Sequence[PricingTier | RateTier], path: str = "") -> None:
-    """Each tier's bounds are quantities, its adjustment and flat fee inside their kinds (``core.bounds``)."""
+def check_tiers(errors: Collector, tiers: Sequence[RateTier], path: str = "") -> None:
+    """A rate's tiers: ordered, contiguous ranges (``core.rating.tier_rules``), each tier's bounds quantities and its
+    adjustment and flat fee inside their kinds (``core.bounds``); ``path`` prefixes every field (``resources.0.``)."""
+    pricing = [PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
+               for t in tiers]
+    for problem in validate_tiers(pricing):
+        errors.add(ErrorCode.INVALID_RANGE, problem.message,
+                   f"{path}tiers.{problem.indexes[0]}" if problem.indexes else f"{path}tiers")
     for index, tier in enumerate(tiers):
         at = f"{path}tiers.{index}."
         check_decimal(errors, tier.lower_bound, DecimalKind.QUANTITY, at + "lowerBound")
         check_decimal(errors, tier.upper_bound, DecimalKind.QUANTITY, at + "upperBound")
         check_decimal(errors, tier.adjustment_value, DecimalKind.ADJUSTMENT, at + "adjustmentValue")
         check_decimal(errors, tier.flat_fee, DecimalKind.AMOUNT, at + "flatFee")
-
-
-def check_non_negative(errors: Collector, value: Decimal | None, field: str) -> None:
-    if value is not None and value < 0:
-        errors.add(ErrorCode.NEGATIVE_QUANTITY, f"{field} must not be negative (got {value})", field)
-
-
-#: the largest rollover cap accepted (DynamoDB numbers hold 38 digits; quantities have 6 decimal places)
 
 
 def check_rollover_quantity(errors: Collector, value: Decimal | None, field: str) -> None:

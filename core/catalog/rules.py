@@ -38,12 +38,10 @@ from core.catalog.checks import (
     check_name,
     check_range,
     check_rollover_quantity,
-    check_tier_values,
+    check_tiers,
 )
 from core.catalog.store import CatalogStore
 from core.errors import Collector, ErrorCode
-from core.rating.model import RateTier as PricingTier
-from core.rating.tier_rules import validate_tiers
 
 R = TypeVar("R", bound=CatalogRecord)
 
@@ -229,9 +227,4 @@ class RecordRules:
         check_range(errors, e.effective_from, e.effective_to)
         if e.tiers and e.tier_mode is None:
             errors.add(ErrorCode.REQUIRED, "tiers need a tierMode (TIERED or VOLUME)", "tierMode")
-        pricing_tiers = [PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
-                         for t in e.tiers]
-        for problem in validate_tiers(pricing_tiers):
-            errors.add(ErrorCode.INVALID_RANGE, problem.message,
-                       f"tiers.{problem.indexes[0]}" if problem.indexes else "tiers")
-        check_tier_values(errors, e.tiers)
+        check_tiers(errors, e.tiers)

@@ -22,13 +22,11 @@ from core.catalog.checks import (
     check_code,
     check_name,
     check_rollover_quantity,
-    check_tier_values,
+    check_tiers,
 )
 from core.errors import Collector, DomainError, ErrorCode
 from core.guided_setup.model import GuidedSetup, NewResource, SetupCatalog
 from core.periods import start_of_day
-from core.rating.model import RateTier as PricingTier
-from core.rating.tier_rules import validate_tiers
 
 END_OF_DAY = time(23, 59, 59)
 
@@ -221,12 +219,7 @@ class SetupChecker:
             self.add(ErrorCode.REQUIRED, "tiers need a tierMode (TIERED or VOLUME)", f"{path}.tierMode")
         if item.tier_mode is not None and not item.tiers:
             self.add(ErrorCode.INVALID_VALUE, "tierMode needs tiers", f"{path}.tierMode")
-        pricing = [PricingTier(t.lower_bound, t.upper_bound, t.adjustment_type, t.adjustment_value, t.flat_fee)
-                   for t in item.tiers]
-        for problem in validate_tiers(pricing):
-            self.add(ErrorCode.INVALID_RANGE, problem.message,
-                     f"{path}.tiers.{problem.indexes[0]}" if problem.indexes else f"{path}.tiers")
-        check_tier_values(self.errors, item.tiers, f"{path}.")
+        check_tiers(self.errors, item.tiers, f"{path}.")
         return unit_code
 
 
