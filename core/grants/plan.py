@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from core.grants.schedule import ZERO, GrantSchedule, earliest
+from core.grants.schedule import ZERO, GrantSchedule
 from core.money import floor_quantity
-from core.periods import Period, add_months, as_utc, days_between
+from core.periods import Period, add_months, as_utc, days_between, earliest
 from core.values import immutable
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from core.errors import DomainError, ErrorCode
-from core.periods import MONTHS_PER_UNIT, BillingAnchor, PeriodUnit, as_utc
+from core.periods import MONTHS_PER_UNIT, BillingAnchor, PeriodUnit, as_utc, earliest
 from core.values import immutable
 
 ZERO = Decimal(0)
@@ -125,8 +125,3 @@ class GrantSchedule:
         if not self.rollover_can_expire:
             return True
         return completed_rollovers < (self.maximum_rollover_count or 0)
-
-
-def earliest(*moments: datetime | None) -> datetime | None:
-    present = [as_utc(m) for m in moments if m is not None]
-    return min(present) if present else None
