@@ -35,15 +35,7 @@ The package: ``schedule`` (the grant as instantiated for a subscription), ``plan
 it yields) and ``settlement`` (``settle``: balances and ledger events as of a time).
 """
 
-from core.grants.plan import (
-    BucketSource,
-    EndAction,
-    PlannedBucket,
-    bucket_plan,
-    prorate,
-    prorate_removal,
-    rollover_prefix,
-)
+from core.grants.plan import BucketSource, EndAction, PlannedBucket, bucket_plan, rollover_prefix
 from core.grants.schedule import GrantSchedule, GrantSource, QuantityChange, Refresh, ValidityUnit
 from core.grants.settlement import BucketState, LedgerEvent, LedgerType, Settlement, settle
 
@@ -61,8 +53,6 @@ __all__ = [
     "Settlement",
     "ValidityUnit",
     "bucket_plan",
-    "prorate",
-    "prorate_removal",
     "rollover_prefix",
     "settle",
 ]
