@@ -32,7 +32,7 @@ RESOURCES_PER_PRODUCT = 3
 def build_catalog(tenant: str) -> None:
     """120 products × 3 resources (from a pool of 30), each with a grant, a tiered rate and policies."""
     from core import catalog as c
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
     from core.rating.model import AdjustmentType, TierMode
     from infra import keys
     from infra.catalog_repo import CatalogRepository

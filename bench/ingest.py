@@ -80,7 +80,7 @@ def _resource() -> Any:
 
 def _catalog(tenant: str) -> None:
     from core.catalog import RecordStatus, UnitClassType, UnitOfMeasureClass
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
     from infra.catalog_repo import CatalogRepository
 
     service = CatalogService(CatalogRepository(tenant))

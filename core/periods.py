@@ -65,6 +65,12 @@ def as_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def earliest(*moments: datetime | None) -> datetime | None:
+    """The earliest of the moments given (in UTC), ignoring None; None when none is given."""
+    present = [as_utc(m) for m in moments if m is not None]
+    return min(present) if present else None
+
+
 def start_of_day(dt: datetime) -> datetime:
     """00:00 UTC of the day ``dt`` falls on."""
     return datetime.combine(as_utc(dt).date(), time(), tzinfo=UTC)

@@ -55,7 +55,7 @@ from core.grants import (
     settle,
 )
 from core.money import floor_quantity, normalize_quantity
-from core.periods import BillingAnchor, PeriodUnit, as_utc
+from core.periods import BillingAnchor, PeriodUnit, as_utc, earliest
 from core.rating.units import convert
 from core.values import immutable
 
@@ -159,7 +159,7 @@ def grant_schedule(grant: ProductUsageGrant, pur: ProductUsageResource, product:
         billing=billing,
         validity_term=grant.validity_term or 1,
         validity_unit=grant.validity_unit,
-        effective_to=_earliest(grant.effective_to, pur.effective_to),
+        effective_to=earliest(grant.effective_to, pur.effective_to),
         refresh=refresh,
         rollover_allowed=bool(rollover and rollover.rollover_allowed),
         rollover_can_expire=bool(rollover and rollover.rollover_allowed and rollover.rollover_can_expire),
@@ -463,8 +463,3 @@ def lifecycle_lines(settlement: Settlement) -> list[LedgerLine]:
         lines.append(LedgerLine(key, event.bucket_id, LedgerEntryType(event.type.value), event.quantity, opening,
                                 closing, event.at))
     return sorted(lines, key=lambda line: line.key)
-
-
-def _earliest(*moments: datetime | None) -> datetime | None:
-    present = [as_utc(m) for m in moments if m is not None]
-    return min(present) if present else None

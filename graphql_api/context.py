@@ -15,7 +15,7 @@ from strawberry.types import Info as StrawberryInfo
 from core.auth import Principal
 
 if TYPE_CHECKING:
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
     from core.ingestion import Ingestion
     from graphql_api.loaders import CatalogLoaders
     from infra.accounts_repo import AccountsRepository
@@ -46,7 +46,7 @@ class Context:
 
     @cached_property
     def catalog_service(self) -> CatalogService:
-        from core.catalog_service import CatalogService
+        from core.catalog.service import CatalogService
         from infra.activation_repo import StorageIds
 
         return CatalogService(self.catalog, StorageIds())

@@ -278,7 +278,7 @@ class ChainWriter:
 
 
 class StorageIds:
-    """New record ids in the shapes the catalog's keys expect (``core.guided_setup.Ids``)."""
+    """New record ids in the shapes the catalog's keys expect (``core.catalog.store.Ids``)."""
 
     def pur(self, product_code: str) -> str:
         return keys.pur_id(product_code, keys.new_ulid())

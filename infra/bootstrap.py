@@ -32,7 +32,7 @@ def bootstrap_tenant(tenant: str) -> None:
     from decimal import Decimal
 
     from core.catalog import RecordStatus, UnitClassType, UnitOfMeasure, UnitOfMeasureClass
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
     from core.errors import DomainError, ErrorCode
     from core.money import CURRENCIES
     from infra.catalog_repo import CatalogRepository

@@ -31,7 +31,7 @@ from core.catalog import (
     UsageResource,
     ValidityUnit,
 )
-from core.catalog_service import CatalogService
+from core.catalog.service import CatalogService
 from core.policies import DEFAULT_POLICIES
 from infra import keys
 from infra.catalog_repo import CatalogRepository

@@ -61,7 +61,7 @@ class FilesTrigger:
 
     def poll_once(self) -> list[Any]:
         """Deliver every new object now; the handler's answers, in listing order."""
-        from local.streams import LocalLambdaContext
+        from local.lambda_context import LocalLambdaContext
 
         answers = []
         pages = s3_client(self.settings).get_paginator("list_objects_v2").paginate(

@@ -167,7 +167,7 @@ def active_usage_catalog(tenant: str) -> None:
         UsageModelType,
         UsageResource,
     )
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
     from infra.catalog_repo import CatalogRepository
     from infra.keys import new_ulid, pur_id
 

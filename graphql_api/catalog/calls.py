@@ -14,7 +14,7 @@ from graphql_api.ids import from_global_id
 from graphql_api.types.common import DeletePayload, Payload
 
 if TYPE_CHECKING:
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
 
 R = TypeVar("R")
 UNSET: Any = strawberry.UNSET

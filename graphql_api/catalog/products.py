@@ -25,7 +25,7 @@ from graphql_api.types.enums import (
 )
 
 if TYPE_CHECKING:
-    from core.catalog_service import CatalogService
+    from core.catalog.service import CatalogService
 
 
 @strawberry.input

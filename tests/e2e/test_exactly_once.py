@@ -112,7 +112,7 @@ def test_replaying_every_batch_changes_nothing(flow: Flow) -> None:
     poller.drain()
     assert totals(flow) == EXPECTED
     # WHEN every batch is delivered again, as a retried invocation would
-    from local.streams import LocalLambdaContext
+    from local.lambda_context import LocalLambdaContext
 
     for event in recorder.events:
         assert rate.handler(event, LocalLambdaContext("rate")) == {"batchItemFailures": []}
@@ -240,7 +240,7 @@ def test_two_consumers_rating_the_same_records_at_once_count_each_once(flow: Flo
 def test_unrated_usage_is_rated_exactly_once_after_it_is_sent_back_to_new(flow: Flow) -> None:
     # GIVEN texts for an account that has no subscription yet
     from functions.rate import handler as rate
-    from local.streams import LocalLambdaContext
+    from local.lambda_context import LocalLambdaContext
 
     configure_cell_phone_plan(flow.api)
     recorder = Recorder(rate.handler)

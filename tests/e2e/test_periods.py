@@ -110,7 +110,7 @@ def test_summaries_of_several_periods_close_and_stay_final(flow: Flow) -> None:
 def test_the_scheduled_close_function_closes_nothing_before_its_time(flow: Flow) -> None:
     # GIVEN an OPEN summary of the current period
     from functions.summarize import close
-    from local.streams import LocalLambdaContext
+    from local.lambda_context import LocalLambdaContext
 
     configure_cell_phone_plan(flow.api)
     flow.subscribe("s", "acme", "CELL", start=PREVIOUS.start, billing_day=TODAY.day)

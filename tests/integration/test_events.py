@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from deploy.template import lambda_functions, load_template
-from local.streams import LocalLambdaContext, compile_patterns, matches_any
+from local.lambda_context import LocalLambdaContext
+from local.streams import compile_patterns, matches_any
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

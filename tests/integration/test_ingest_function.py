@@ -27,7 +27,7 @@ from functions.ingest.__main__ import main as ingest_command
 from infra.dynamo import bulk_writer_client
 from infra.settings import get_settings
 from infra.usage_repo import UsageRepository
-from local.streams import LocalLambdaContext
+from local.lambda_context import LocalLambdaContext
 from tests.builders import active_usage_catalog
 from tests.stores import store_endpoint as running_store
 

@@ -1,4 +1,4 @@
-"""Catalog commands with their defaults and new ids (core.catalog_service), over an in-memory CatalogStore."""
+"""Catalog commands with their defaults and new ids (core.catalog.service), over an in-memory CatalogStore."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core import catalog as c
-from core.catalog_service import CatalogService
+from core.catalog.service import CatalogService
 from core.errors import DomainError, ErrorCode
 from core.rating.model import AdjustmentType, TierMode
 from core.validation.snapshot import key_of

@@ -10,9 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.catalog import AggregationMethod, AggregationPeriod, CommitmentRate, GrantType, ResourceCategory
+from core.catalog import AggregationMethod, AggregationPeriod, CommitmentRate, GrantType, ResourceCategory, pricing_spec
 from core.catalog import UsageModelType as M
-from core.catalog_service import pricing_spec
 from core.processing import RatingCode
 from core.rating import AdjustmentType, PriceSpec, TierMode, price
 from core.subscriptions import BindingTarget

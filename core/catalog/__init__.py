@@ -2,6 +2,10 @@
 
 Records are plain data. Codes (``code``, ``unit_code``) are unique per tenant and immutable; records without a
 code carry an ``id`` chosen by the caller (storage generates it).
+
+The package around the records: ``store`` (the port storage implements), ``checks`` (field checks shared by manual
+configuration and ``core.guided_setup``), ``rules`` (each kind's value and reference rules), ``references`` (what a
+record points at; activation and deletion follow from it) and ``service`` (``CatalogService``: the commands).
 """
 
 from __future__ import annotations
