@@ -14,7 +14,7 @@ and without touching the tree: without it every run would compile the project's 
 Lambda cold start never does.
 
 The "libraries" column is the same measure for the third-party modules alone that the handler's imports load
-(boto3, PynamoDB, Powertools; Strawberry, Starlette and Mangum for the API), in the order they loaded: the floor
+(boto3, Powertools; Strawberry, Starlette and Mangum for the API), in the order they loaded: the floor
 under each figure that no change to the project's own modules can go below.
 
 Targets: ≤ 1.5 for the stream handlers (rate, summarize), ≤ 3 for the API.

@@ -1,8 +1,8 @@
 """What DynamoDB requests cost, counted from the requests themselves with botocore's event hooks.
 
-``install()`` registers two handlers on every DynamoDB client the process makes (``infra.dynamo.CLIENT_HOOKS``
-for the boto3 clients, and the PynamoDB models' connections): ``before-parameter-build`` keeps the call's own
-parameters in the request context, ``after-call`` reads the parsed answer and books
+``install()`` registers two handlers on every DynamoDB client the process makes (``infra.dynamo.CLIENT_HOOKS``):
+``before-parameter-build`` keeps the call's own parameters in the request context, ``after-call`` reads the
+parsed answer and books
 
 - requests per operation and item writes per table (what the older benchmarks report);
 - **billed write request units** the way on-demand DynamoDB bills them (DynamoDB Local reports wrong
@@ -439,11 +439,8 @@ def install() -> None:
         dynamo.CLIENT_HOOKS.append(register)
         _installed = True
     from infra.bootstrap import connect
-    from infra.items import CATALOG_MODELS
 
-    connect()  # rebuild cached clients and PynamoDB connections, so they are made with the hooks
-    for model in CATALOG_MODELS:
-        register("dynamodb", model._get_connection().connection.client)
+    connect()  # rebuild the cached clients, so they are made with the hooks
 
 
 def reset() -> None:

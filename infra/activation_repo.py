@@ -22,8 +22,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
 from core.activation import ActivationPlan
 from core.catalog import (
     CatalogRecord,
@@ -43,7 +41,7 @@ from core.errors import Conflict
 from core.guided_setup import GuidedSetup, SetupCatalog, SetupPlan
 from core.validation.snapshot import ProductSnapshot, RecordKey, key_of
 from infra import keys
-from infra.catalog_repo import BY_NAME, KINDS, CatalogRepository
+from infra.catalog_repo import BY_NAME, KINDS, CatalogRepository, Condition
 from infra.codec import to_iso
 from infra.items import CatalogItem
 
@@ -66,6 +64,19 @@ def encode_key(key: RecordKey) -> str:
 def decode_key(value: str) -> RecordKey:
     kind, _, key = value.partition("|")
     return BY_NAME[kind].cls, key
+
+
+def journal_is(journal_id: str, state: str | None = None) -> Condition:
+    """The journal item is still the one with ``journal_id`` (and in ``state``, when given)."""
+    if state is None:
+        return Condition("#d.#id = :id", {"#d": "data", "#id": "id"}, {":id": journal_id})
+    return Condition("#d.#id = :id AND #d.#state = :state", {"#d": "data", "#id": "id", "#state": "state"},
+                     {":id": journal_id, ":state": state})
+
+
+#: a record still DRAFT (what a rollback may delete)
+STILL_DRAFT = Condition("#d.#status = :draft", {"#d": "data", "#status": "status"},
+                        {":draft": RecordStatus.DRAFT.value})
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -159,25 +170,15 @@ class ChainWriter:
         self.after_chunk = after_chunk or (lambda index: None)
 
     # ------------------------------------------------------------------------------------------ journals
-    def _journal_item(self, sk: str) -> CatalogItem:
-        return CatalogItem(self.repo.pk, sk)
-
     def journal(self, sk: str) -> CatalogItem | None:
-        try:
-            return CatalogItem.get(self.repo.pk, sk, consistent_read=True)
-        except CatalogItem.DoesNotExist:
-            return None
+        return self.repo.read_item(sk)
 
     def _open_journal(self, sk: str, kind: str, product_code: str, data: dict[str, Any]) -> CatalogItem:
-        item = CatalogItem(self.repo.pk, sk, kind=kind, data={
-            "id": keys.new_ulid(), "product": product_code, "started": to_iso(datetime.now(UTC)), **data})
-        try:
-            item.save(condition=CatalogItem.pk.does_not_exist())
-        except PutError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                raise Conflict(f"another {kind.removesuffix('Journal').lower()} of '{product_code}' is in progress "
-                               "or was interrupted; call again to finish it", field="productCode") from None
-            raise
+        item = CatalogItem(self.repo.pk, sk, kind, {
+            "id": keys.new_ulid(), "product": product_code, "started": to_iso(datetime.now(UTC)), **data}, version=1)
+        if not self.repo.create_item(item):
+            raise Conflict(f"another {kind.removesuffix('Journal').lower()} of '{product_code}' is in progress "
+                           "or was interrupted; call again to finish it", field="productCode")
         return item
 
     # ------------------------------------------------------------------------------------------ guided setup
@@ -192,15 +193,15 @@ class ChainWriter:
         journal = self._open_journal(sk, "SetupJournal", plan.product.code, {
             "state": WRITING, "records": [encode_key(key_of(r)) for r in records]})
         journal_id = journal.data["id"]
-        writing = (CatalogItem.data["id"] == journal_id) & (CatalogItem.data["state"] == WRITING)
+        writing = journal_is(journal_id, WRITING)
         parts = list(chunked(records, self.chunk_size - 1))
         try:
             for index, part in enumerate(parts):
                 if index < len(parts) - 1:
-                    self.repo.transact(inserts=part, checks=[(journal, writing)])
+                    self.repo.transact(inserts=part, others=[self.repo.check(sk, writing)])
                     self.after_chunk(index)
                 else:
-                    self.repo.transact(inserts=part, deletes=[(self._journal_item(sk), writing)])
+                    self.repo.transact(inserts=part, others=[self.repo.removal(sk, writing)])
         except Exception:
             with contextlib.suppress(Exception):  # what stays behind is rolled back by the next call
                 self.roll_back_setup(plan.product.code, journal_id)
@@ -213,22 +214,14 @@ class ChainWriter:
         journal = self.journal(sk)
         if journal is None or (journal_id is not None and journal.data["id"] != journal_id):
             return False
-        if journal.data["state"] == WRITING:
-            try:  # from now on no chunk of that setup can commit (each checks the state)
-                journal.update(actions=[CatalogItem.data["state"].set(ROLLING_BACK)])
-            except UpdateError as exc:
-                if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-                    raise Conflict(f"the setup of '{product_code}' changed meanwhile; call again") from None
-                raise
+        # from now on no chunk of that setup can commit (each checks the state)
+        if journal.data["state"] == WRITING and not self.repo.set_data(journal, "state", ROLLING_BACK):
+            raise Conflict(f"the setup of '{product_code}' changed meanwhile; call again")
         for value in reversed(journal.data["records"]):
             kind, key = decode_key(value)
-            item = CatalogItem(self.repo.pk, KINDS[kind].sk(key))
-            try:
-                item.delete(CatalogItem.data["status"] == RecordStatus.DRAFT.value, add_version_condition=False)
-            except DeleteError as exc:
-                if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-                    raise  # a missing (never written) record is fine; so is one somebody activated since
-        self._journal_item(sk).delete(add_version_condition=False)
+            # a missing (never written) record fails the condition, and is fine; so is one somebody activated since
+            self.repo.delete_item(KINDS[kind].sk(key), STILL_DRAFT)
+        self.repo.delete_item(sk)
         return True
 
     # ------------------------------------------------------------------------------------------ activation
@@ -254,7 +247,7 @@ class ChainWriter:
             self.after_chunk(index)
         flipped = [replace(r, status=RecordStatus.ACTIVE) for r in gates]
         self.repo.transact(replaces=list(zip(gates, flipped, strict=True)),
-                           deletes=[(self._journal_item(journal.sk), CatalogItem.data["id"] == journal.data["id"])])
+                           others=[self.repo.removal(journal.sk, journal_is(journal.data["id"]))])
         return done + flipped
 
     def pending_activation(self, product_code: str) -> bool:

@@ -19,17 +19,25 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from core.auth import ApiKey, KeyRequest, Principal, Role
 from infra import keys
+from infra.dynamo import dynamodb_client
+from infra.dynamo_kit import TransactionCancelled, key, query_items, to_attributes, transact_write
 from infra.items import ApiKeyItem
+from infra.settings import get_settings
+from infra.table_repo import TableRepository
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 ENTRY_KIND = "ApiKeyEntry"
+#: sets ``revoked`` (``:now``)
+SET_REVOKED = {"UpdateExpression": "SET #r = :now", "ExpressionAttributeNames": {"#r": "revoked"}}
 
 
 def hash_key(api_key: str) -> str:
@@ -40,49 +48,52 @@ def new_key() -> str:
     return "umk_" + secrets.token_urlsafe(32)
 
 
+def _read(client: Any, table: str, pk: str, sk: str, consistent: bool = True) -> ApiKeyItem | None:
+    raw = client.get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent).get("Item")
+    return ApiKeyItem.from_item(raw) if raw is not None else None
+
+
 def authenticate(api_key: str) -> Principal | None:
     """The principal of a valid, unrevoked key; None otherwise."""
     if not api_key or len(api_key) > 200:
         return None
-    try:
-        item = ApiKeyItem.get(keys.api_key_pk(hash_key(api_key)), keys.API_KEY_SK)
-    except ApiKeyItem.DoesNotExist:
-        return None
-    if item.revoked:
+    item = _read(dynamodb_client(), get_settings().catalog_table, keys.api_key_pk(hash_key(api_key)),
+                 keys.API_KEY_SK, consistent=False)
+    if item is None or item.revoked:
         return None
     return Principal(item.tenant, frozenset(Role(r) for r in item.roles), item.name)
 
 
-class ApiKeysRepository:
+class ApiKeysRepository(TableRepository):
     """One tenant's keys: create (secret returned once), list (never a secret), revoke. Each write is one
     transaction over the key's two items (``infra.items.ApiKeyItem``)."""
 
-    def __init__(self, tenant: str):
-        self.tenant = tenant
+    table_setting = "catalog_table"
+
+    def __init__(self, tenant: str, client: Any | None = None, table: str | None = None):
+        super().__init__(tenant, client, table)
         self.pk = keys.api_keys_pk(tenant)
 
     def create(self, request: KeyRequest, secret: str | None = None) -> tuple[ApiKey, str]:
         """Store a new key (a random secret unless given); returns it with its secret, which is not kept."""
-        from pynamodb.exceptions import TransactWriteError
-        from pynamodb.transactions import TransactWrite
-
         from core.errors import Conflict
 
         secret = secret or new_key()
         key_id, key_hash = keys.new_ulid(), hash_key(secret)
-        fields: dict[str, Any] = dict(tenant=self.tenant, roles={r.value for r in request.roles},
-                                      name=request.name, created_at=datetime.now(UTC).isoformat())
-        auth_item = ApiKeyItem(keys.api_key_pk(key_hash), keys.API_KEY_SK, key_id=key_id, **fields)
-        entry = ApiKeyItem(self.pk, keys.api_key_entry_sk(key_id), kind=ENTRY_KIND, key_hash=key_hash, **fields)
+        roles = frozenset(r.value for r in request.roles)
+        created_at = datetime.now(UTC).isoformat()
+        auth_item = ApiKeyItem(keys.api_key_pk(key_hash), keys.API_KEY_SK, self.tenant, roles, created_at,
+                               name=request.name, key_id=key_id)
+        entry = ApiKeyItem(self.pk, keys.api_key_entry_sk(key_id), self.tenant, roles, created_at, kind=ENTRY_KIND,
+                           name=request.name, key_hash=key_hash)
         try:
-            with TransactWrite(connection=ApiKeyItem._get_connection().connection) as tx:
-                tx.save(auth_item, condition=ApiKeyItem.pk.does_not_exist())
-                tx.save(entry, condition=ApiKeyItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if _cancelled(exc):
-                raise Conflict("this key exists already (perhaps revoked): a key can be created only once",
-                               field="key") from None
-            raise
+            transact_write(self.client, [
+                {"Put": {"TableName": self.table, "Item": item.to_item(),
+                         "ConditionExpression": "attribute_not_exists(pk)"}} for item in (auth_item, entry)],
+                token=True)
+        except TransactionCancelled:
+            raise Conflict("this key exists already (perhaps revoked): a key can be created only once",
+                           field="key") from None
         return _record(entry, key_id), secret
 
     def get(self, key_id: str) -> ApiKey | None:
@@ -91,17 +102,19 @@ class ApiKeysRepository:
 
     def page(self, after: str | None, first: int) -> tuple[list[ApiKey], bool]:
         """Up to ``first`` keys after the key id ``after``, oldest first; and whether more exist."""
-        condition = (ApiKeyItem.sk > keys.api_key_entry_sk(after) if after
-                     else ApiKeyItem.sk.startswith(keys.API_KEY_ENTRY_PREFIX))
+        if after:
+            condition, bound = "pk = :pk AND sk > :bound", keys.api_key_entry_sk(after)
+        else:
+            condition, bound = "pk = :pk AND begins_with(sk, :bound)", keys.API_KEY_ENTRY_PREFIX
+        items = query_items(self.client, TableName=self.table, ConsistentRead=True, Limit=first + 1,
+                            KeyConditionExpression=condition,
+                            ExpressionAttributeValues=to_attributes({":pk": self.pk, ":bound": bound}))
         found = [_record(item, item.sk.removeprefix(keys.API_KEY_ENTRY_PREFIX))
-                 for item in ApiKeyItem.query(self.pk, condition, consistent_read=True, limit=first + 1)]
+                 for item in map(ApiKeyItem.from_item, islice(items, first + 1))]
         return found[:first], len(found) > first
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke a key of this tenant; a key revoked already stays as it was. Unknown id: NotFound."""
-        from pynamodb.exceptions import TransactWriteError
-        from pynamodb.transactions import TransactWrite
-
         from core.errors import Conflict, NotFound
 
         entry = self._entry(key_id)
@@ -110,28 +123,24 @@ class ApiKeysRepository:
         if entry.revoked:
             return _record(entry, key_id)
         now = datetime.now(UTC).isoformat()
-        auth_item = ApiKeyItem(keys.api_key_pk(entry.key_hash), keys.API_KEY_SK)
+        revoke = {**SET_REVOKED, "ExpressionAttributeValues": to_attributes({":now": now})}
         try:
-            with TransactWrite(connection=ApiKeyItem._get_connection().connection) as tx:
-                tx.update(entry, actions=[ApiKeyItem.revoked.set(now)], condition=ApiKeyItem.revoked.does_not_exist())
-                tx.update(auth_item, actions=[ApiKeyItem.revoked.set(now)], condition=ApiKeyItem.pk.exists())
-        except TransactWriteError as exc:
-            if not _cancelled(exc):
-                raise
+            transact_write(self.client, [
+                {"Update": {"TableName": self.table, "Key": key(entry.pk, entry.sk), **revoke,
+                            "ConditionExpression": "attribute_not_exists(#r)"}},
+                {"Update": {"TableName": self.table, "Key": key(keys.api_key_pk(entry.key_hash or ""), keys.API_KEY_SK),
+                            **revoke, "ConditionExpression": "attribute_exists(pk)"}}], token=True)
+        except TransactionCancelled:
             current = self._entry(key_id)
             if current is None or not current.revoked:
                 raise Conflict("the key changed meanwhile; try again") from None
             return _record(current, key_id)  # revoked concurrently: the first revocation stands
-        entry.revoked = now
-        return _record(entry, key_id)
+        return _record(replace(entry, revoked=now), key_id)
 
     def _entry(self, key_id: str) -> ApiKeyItem | None:
         if not key_id or len(key_id) > 64:
             return None
-        try:
-            return ApiKeyItem.get(self.pk, keys.api_key_entry_sk(key_id), consistent_read=True)
-        except ApiKeyItem.DoesNotExist:
-            return None
+        return _read(self.client, self.table, self.pk, keys.api_key_entry_sk(key_id))
 
 
 def create_key(tenant: str, roles: Iterable[Role], name: str | None = None, api_key: str | None = None) -> str:
@@ -145,14 +154,17 @@ def create_key(tenant: str, roles: Iterable[Role], name: str | None = None, api_
 def revoke_key(api_key: str) -> ApiKey | None:
     """Revoke a key given its secret; None when no such key exists. Keys made before keys were listed per
     tenant (no id) are revoked on their only item."""
-    try:
-        item = ApiKeyItem.get(keys.api_key_pk(hash_key(api_key)), keys.API_KEY_SK, consistent_read=True)
-    except ApiKeyItem.DoesNotExist:
+    client, table = dynamodb_client(), get_settings().catalog_table
+    item = _read(client, table, keys.api_key_pk(hash_key(api_key)), keys.API_KEY_SK)
+    if item is None:
         return None
     if item.key_id:
         return ApiKeysRepository(item.tenant).revoke(item.key_id)
     if not item.revoked:
-        item.update(actions=[ApiKeyItem.revoked.set(datetime.now(UTC).isoformat())])
+        now = datetime.now(UTC).isoformat()
+        client.update_item(TableName=table, Key=key(item.pk, item.sk), **SET_REVOKED,
+                           ExpressionAttributeValues=to_attributes({":now": now}))
+        item = replace(item, revoked=now)
     return _record(item, "")
 
 
@@ -160,12 +172,6 @@ def _record(item: ApiKeyItem, key_id: str) -> ApiKey:
     return ApiKey(id=key_id, tenant=item.tenant, name=item.name or "", roles=frozenset(Role(r) for r in item.roles),
                   created_at=datetime.fromisoformat(item.created_at),
                   revoked_at=datetime.fromisoformat(item.revoked) if item.revoked else None)
-
-
-def _cancelled(exc: Exception) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons) \
-        or getattr(exc, "cause_response_code", None) == "TransactionCanceledException"
 
 
 if __name__ == "__main__":

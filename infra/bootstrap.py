@@ -1,4 +1,4 @@
-"""Start-up of any entry point: bind models to the configured store, create missing tables, seed tenants.
+"""Start-up of any entry point: point the clients at the configured store, create missing tables, seed tenants.
 
 A Lambda cold start only calls ``connect(create_tables=False)``: creating tables (``infra.tables``) and seeding
 tenants (the catalog service) belong to the local server, the CLI and the tests, which import them when they call.
@@ -7,19 +7,18 @@ tenants (the catalog service) belong to the local server, the CLI and the tests,
 from __future__ import annotations
 
 from infra.dynamo import dynamodb_client, reset_clients
-from infra.items import bind_models
 from infra.settings import Settings, get_settings, reset_settings
 
 CURRENCY_CLASS = "CURRENCY"
 
 
 def connect(settings: Settings | None = None, create_tables: bool = True) -> Settings:
-    """Bind PynamoDB and boto3 to the store named by the settings; create missing tables when asked."""
+    """Point boto3's clients at the store named by the settings (they are made again, lazily); create missing
+    tables when asked."""
     if settings is None:
         reset_settings()
         settings = get_settings()
     reset_clients()
-    bind_models(settings)
     if create_tables:
         from infra.tables import ensure_tables
 

@@ -1,4 +1,4 @@
-"""boto3 clients and PynamoDB connection settings, built lazily from Settings (never at import time)."""
+"""boto3 clients, built lazily from Settings (never at import time)."""
 
 from __future__ import annotations
 

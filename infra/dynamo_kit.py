@@ -200,3 +200,16 @@ def transact_write(client: Any, items: Sequence[Mapping[str, Any]], token: bool 
         if is_cancelled(exc):
             raise TransactionCancelled(exc, items) from None
         raise
+
+
+# ---------------------------------------------------------------------------------------------- keys and conditions
+# (small helpers every pk/sk table shares; kept at the end of the module)
+def key(pk: str, sk: str) -> dict[str, Any]:
+    """The primary key ``{pk, sk}`` of an item, as AttributeValues."""
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def condition_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a single write's failed ``ConditionExpression`` (``ConditionalCheckFailedException``)."""
+    return isinstance(exc, ClientError) and \
+        exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

@@ -1,7 +1,8 @@
 """Storage failures a caller can act on, translated once: the store is unreachable, or it refused the input.
 
-boto3 and PynamoDB raise their own exceptions (PynamoDB wraps botocore's as ``cause``); ``translate`` walks the
-chain and answers the ``DomainError`` that stands for it, or None for a failure nobody expected (a bug: masked).
+boto3 raises botocore's exceptions, which may sit anywhere in the chain of the exception a caller sees;
+``translate`` walks the chain and answers the ``DomainError`` that stands for it, or None for a failure nobody
+expected (a bug: masked).
 """
 
 from __future__ import annotations
@@ -40,6 +41,5 @@ def translate(exc: BaseException) -> DomainError | None:
                 return DomainError(ErrorCode.INVALID_VALUE, "the store refused this input (a value is too large "
                                    "or malformed); shorten it")
             return None
-        cause = getattr(current, "cause", None)
-        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)
+        current = current.__cause__ or current.__context__
     return None

@@ -7,7 +7,7 @@
             raise                       # not a store problem: a bug, with its traceback
         print(f"error: {problem}", file=sys.stderr); return EXIT_STORE
 
-PynamoDB wraps botocore's errors (``.cause``) and boto3 raises them directly; both are recognised.
+boto3 raises botocore's errors; they are recognised anywhere in the chain of the exception caught.
 """
 
 from __future__ import annotations
@@ -66,4 +66,4 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        todo += [getattr(current, "cause", None), current.__cause__, current.__context__]
+        todo += [current.__cause__, current.__context__]

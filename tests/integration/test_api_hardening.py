@@ -13,12 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from pynamodb.exceptions import GetError
 
 from tests.builders import GRANT, PRODUCT
 from tests.unit.test_query_limits import fragment_bomb
 
-OUTAGE = GetError("Failed to get item", cause=EndpointConnectionError(endpoint_url="http://store:8000"))
+OUTAGE = EndpointConnectionError(endpoint_url="http://store:8000")
 
 
 def post(api: Any, content: bytes | Any, content_type: str = "application/json", key: str | None = None) -> Any:

@@ -8,7 +8,9 @@ from typing import Any
 from core.auth import Role
 from infra import keys
 from infra.apikeys import authenticate, hash_key
-from infra.items import ApiKeyItem
+from infra.dynamo import dynamodb_client
+from infra.dynamo_kit import from_attributes, key
+from infra.settings import get_settings
 from tests.builders import active_usage_catalog
 
 CREATE = """mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) {
@@ -31,9 +33,12 @@ def all_keys(api: Any) -> list[dict[str, Any]]:
     return [e["node"] for e in api(LIST, {"first": 100})["apiKeys"]["edges"]]
 
 
-def stored_items(secret: str, tenant: str, key_id: str) -> list[ApiKeyItem]:
-    return [ApiKeyItem.get(keys.api_key_pk(hash_key(secret)), keys.API_KEY_SK, consistent_read=True),
-            ApiKeyItem.get(keys.api_keys_pk(tenant), keys.api_key_entry_sk(key_id), consistent_read=True)]
+def stored_items(secret: str, tenant: str, key_id: str) -> list[dict[str, Any]]:
+    """The key's two items as stored (DynamoDB JSON)."""
+    return [dynamodb_client().get_item(TableName=get_settings().catalog_table, Key=key(pk, sk),
+                                       ConsistentRead=True)["Item"]
+            for pk, sk in [(keys.api_key_pk(hash_key(secret)), keys.API_KEY_SK),
+                           (keys.api_keys_pk(tenant), keys.api_key_entry_sk(key_id))]]
 
 
 def test_an_admin_creates_a_partner_key_that_records_usage_until_it_is_revoked(api: Any, app: Any) -> None:
@@ -52,7 +57,7 @@ def test_an_admin_creates_a_partner_key_that_records_usage_until_it_is_revoked(a
     # THEN only its hash is stored, in both of its items, bound to the caller's tenant
     _, key_id = from_global_id(record["id"], "ApiKey") or ("", "")
     for item in stored_items(secret, api.tenant, key_id):
-        assert item.tenant == api.tenant and secret not in str(item.serialize())
+        assert from_attributes(item)["tenant"] == api.tenant and secret not in str(item)
     # WHEN the partner uses it
     partner = api.as_role(Role.PARTNER)
     partner.key = secret
@@ -64,7 +69,7 @@ def test_an_admin_creates_a_partner_key_that_records_usage_until_it_is_revoked(a
     revoked = api(REVOKE, {"id": record["id"]})["revokeApiKey"]
     assert revoked["errors"] == [] and revoked["record"]["revokedAt"] is not None
     # THEN the key is revoked in the store and a fresh app (no warm key cache) refuses it with 401
-    assert all(item.revoked for item in stored_items(secret, api.tenant, key_id))
+    assert all(from_attributes(item)["revoked"] for item in stored_items(secret, api.tenant, key_id))
     assert authenticate(secret) is None
     with TestClient(create_app()) as fresh:
         answer = fresh.post("/graphql", json={"query": RECORD, "variables": {"records": [USAGE]}},

@@ -17,7 +17,7 @@ SKIPPED_DIRS = {"node_modules", "__pycache__"}  # and every hidden folder (.venv
 
 #: Libraries that do I/O or read the environment: the domain core stays pure of them.
 IO_LIBRARIES = frozenset({
-    "boto3", "botocore", "pynamodb", "aioboto3", "s3transfer", "moto", "strawberry", "graphql", "starlette",
+    "boto3", "botocore", "aioboto3", "s3transfer", "moto", "strawberry", "graphql", "starlette",
     "mangum", "uvicorn", "werkzeug", "aws_lambda_powertools", "httpx", "requests", "urllib", "urllib3", "http",
     "socket", "ssl", "subprocess", "os", "pathlib", "shutil", "tempfile", "io", "sqlite3", "asyncio", "threading",
     "concurrent", "multiprocessing", "selenium", "tqdm",
