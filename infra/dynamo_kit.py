@@ -67,8 +67,10 @@ def _number(value: Decimal) -> str:
     finite or has more than 38 significant digits."""
     if not value.is_finite():
         raise TypeError("Infinity and NaN not supported")
-    DYNAMODB_CONTEXT.create_decimal(value)  # raises decimal.Inexact / Rounded beyond 38 digits
-    return format(value, "f")
+    text = format(value, "f")
+    if len(text) > 38:  # it may have more digits than DynamoDB keeps (shorter text cannot): as the serializer does
+        DYNAMODB_CONTEXT.create_decimal(value)  # raises decimal.Inexact / Rounded
+    return text
 
 
 def to_attributes(data: Mapping[str, Any]) -> dict[str, Any]:
