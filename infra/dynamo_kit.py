@@ -36,10 +36,6 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-#: ints within DynamoDB's 38 digits are written as they are; larger ones go to the serializer (which refuses them)
-_INT_LIMIT = 10 ** 38
-
-
 def to_attribute(value: Any) -> dict[str, Any]:
     """One plain value (str, bool, int, Decimal, dict, list, None, set) as a DynamoDB AttributeValue: boto3's
     ``TypeSerializer``, with a Decimal written in plain notation (``"100"``, never ``"1E+2"``; ``core.money.fmt``'s
@@ -50,32 +46,36 @@ def to_attribute(value: Any) -> dict[str, Any]:
     if kind is str:
         return {"S": value}
     if kind is Decimal:
+        if value.is_finite():
+            text = format(value, "f")
+            if len(text) <= 38:  # shorter text cannot hold more digits than DynamoDB keeps
+                return {"N": text}
         return {"N": _number(value)}
-    if kind is int and -_INT_LIMIT < value < _INT_LIMIT:
-        return {"N": str(value)}
-    if kind is bool:
-        return {"BOOL": value}
     if kind is dict:
-        return {"M": {k: to_attribute(v) for k, v in value.items()}}
+        return {"M": {k: {"S": v} if type(v) is str else to_attribute(v) for k, v in value.items()}}
     if kind is list or kind is tuple:
         return {"L": [to_attribute(v) for v in value]}
+    if kind is int:
+        text = str(value)
+        if len(text) <= 38:  # else the serializer refuses it (more digits than DynamoDB keeps)
+            return {"N": text}
+    elif kind is bool:
+        return {"BOOL": value}
     return _serializer.serialize(value)
 
 
 def _number(value: Decimal) -> str:
-    """A Decimal as DynamoDB number text, in plain notation; refused (as the serializer refuses it) when it is not
-    finite or has more than 38 significant digits."""
+    """A Decimal that is not finite, or whose plain text is long, as DynamoDB number text: refused as the
+    serializer refuses it (not finite, or more than 38 significant digits), else in plain notation."""
     if not value.is_finite():
         raise TypeError("Infinity and NaN not supported")
-    text = format(value, "f")
-    if len(text) > 38:  # it may have more digits than DynamoDB keeps (shorter text cannot): as the serializer does
-        DYNAMODB_CONTEXT.create_decimal(value)  # raises decimal.Inexact / Rounded
-    return text
+    DYNAMODB_CONTEXT.create_decimal(value)  # raises decimal.Inexact / Rounded beyond 38 digits
+    return format(value, "f")
 
 
 def to_attributes(data: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict (as ``infra.codec.encode`` makes them) as an item; None values are left out."""
-    return {k: to_attribute(v) for k, v in data.items() if v is not None}
+    return {k: {"S": v} if type(v) is str else to_attribute(v) for k, v in data.items() if v is not None}
 
 
 def key(pk: str, sk: str | None = None) -> dict[str, Any]:
@@ -88,7 +88,8 @@ def expression_values(**values: Any) -> dict[str, Any]:
     """``ExpressionAttributeValues``: each keyword as ``:keyword`` through ``to_attribute``, in the order given
     (``expression_values(pk="T#a", low=3)`` → ``{":pk": {"S": "T#a"}, ":low": {"N": "3"}}``). None values are left
     out: DynamoDB refuses values that the expressions do not use, so a value set only when its condition is."""
-    return {":" + name: to_attribute(value) for name, value in values.items() if value is not None}
+    return {":" + name: {"S": value} if type(value) is str else to_attribute(value)
+            for name, value in values.items() if value is not None}
 
 
 def from_attribute(value: Mapping[str, Any]) -> Any:

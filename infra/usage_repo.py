@@ -350,7 +350,8 @@ class UsageRepository(TableRepository):
         ``corrected_by``), once: conditioned on the stored record being NEW at ``attempt``."""
         sets = ["#status = :status"]
         removes: list[str] = []
-        values = expression_values(new=UsageStatus.NEW.value, attempt=attempt, status=record.status.value)
+        values = {":new": to_attribute(UsageStatus.NEW.value), ":attempt": to_attribute(attempt),  # per event: no
+                  ":status": to_attribute(record.status.value)}  # keyword packing
         for name in ("error_code", "error_message", "corrected_by"):
             value = getattr(record, name)
             if value is None:
