@@ -37,8 +37,11 @@ from infra.dynamo_kit import (
     TransactionCancelled,
     backoff,
     batch_get,
+    expression_values,
     from_attributes,
+    key,
     query_all,
+    to_attribute,
     to_attributes,
     transact_write,
 )
@@ -81,7 +84,7 @@ class AccountsRepository(TableRepository):
     def _read(self, external_id: str) -> Account | None:
         items = query_all(self.client, TableName=self.table, ConsistentRead=True,
                           KeyConditionExpression="pk = :pk",
-                          ExpressionAttributeValues={":pk": {"S": keys.account_pk(self.tenant, external_id)}})
+                          ExpressionAttributeValues=expression_values(pk=keys.account_pk(self.tenant, external_id)))
         account: Account | None = None
         subscriptions: list[Subscription] = []
         for raw in items:
@@ -101,10 +104,11 @@ class AccountsRepository(TableRepository):
         wanted = list(dict.fromkeys(external_ids))
         versions: dict[str, int | None] = dict.fromkeys(wanted)
         by_pk = {keys.account_pk(self.tenant, name): name for name in wanted}
-        account_keys = [{"pk": {"S": pk}, "sk": {"S": keys.ACCOUNT_SK}} for pk in by_pk]
+        account_keys = [key(pk, keys.ACCOUNT_SK) for pk in by_pk]
         for item in batch_get(self.client, self.table, account_keys, ProjectionExpression="pk, #v",
                               ExpressionAttributeNames={"#v": SUBSCRIPTIONS_VERSION}):
-            versions[by_pk[item["pk"]["S"]]] = int(item.get(SUBSCRIPTIONS_VERSION, {}).get("N", "0"))
+            plain = from_attributes(item)
+            versions[by_pk[plain["pk"]]] = int(plain.get(SUBSCRIPTIONS_VERSION, 0))
         return versions
 
     # ------------------------------------------------------------------------------------------ writes
@@ -138,8 +142,7 @@ class AccountsRepository(TableRepository):
         """A subscription by its external id, read fresh: its id guard names the account (two reads)."""
         guard = self.client.get_item(
             TableName=self.table, ConsistentRead=True,
-            Key={"pk": {"S": keys.subscription_guard_pk(self.tenant, external_id)},
-                 "sk": {"S": keys.SUBSCRIPTION_GUARD_SK}}).get("Item")
+            Key=key(keys.subscription_guard_pk(self.tenant, external_id), keys.SUBSCRIPTION_GUARD_SK)).get("Item")
         if guard is None:
             return None
         account = self.get(from_attributes(guard)["account_external_id"], fresh=True)
@@ -167,7 +170,7 @@ class AccountsRepository(TableRepository):
             put = {"Put": {
                 "TableName": self.table, "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":old": {"N": str(current.version)}},
+                "ExpressionAttributeValues": expression_values(old=current.version),
                 "Item": to_attributes({"pk": account_pk, "sk": keys.subscription_sk(external_id),
                                        "kind": "Subscription", "version": changed.version, "data": encode(changed)})}}
             try:  # the account's subscriptions version counts the change in the same transaction
@@ -210,17 +213,16 @@ class AccountsRepository(TableRepository):
                         now: datetime) -> list[dict[str, Any]]:
         account_pk = keys.account_pk(self.tenant, request.account_external_id)
         names = {"#id": "external_id", "#created": "created_at", "#kind": "kind"}
-        values = {":id": {"S": request.account_external_id}, ":created": {"S": to_iso(now)},
-                  ":kind": {"S": "Account"}}
+        values = expression_values(id=request.account_external_id, created=to_iso(now), kind="Account")
         names["#sv"] = SUBSCRIPTIONS_VERSION
-        values[":one"] = {"N": "1"}
+        values[":one"] = to_attribute(1)
         update = "SET #id = :id, #kind = :kind, #created = if_not_exists(#created, :created)"
         if request.account_name and request.account_name.strip():
             names["#name"] = "name"
-            values[":name"] = {"S": request.account_name.strip()}
+            values[":name"] = to_attribute(request.account_name.strip())
             update += ", #name = if_not_exists(#name, :name)"
         account = {"Update": {"TableName": self.table,
-                              "Key": {"pk": {"S": account_pk}, "sk": {"S": keys.ACCOUNT_SK}},
+                              "Key": key(account_pk, keys.ACCOUNT_SK),
                               "UpdateExpression": update + " ADD #sv :one", "ExpressionAttributeNames": names,
                               "ExpressionAttributeValues": values}}
         guard = {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
@@ -237,7 +239,7 @@ class AccountsRepository(TableRepository):
 
 def _bump(table: str, account_pk: str) -> dict[str, Any]:
     """The transaction item that counts one more change of the account's subscriptions (the account exists)."""
-    return {"Update": {"TableName": table, "Key": {"pk": {"S": account_pk}, "sk": {"S": keys.ACCOUNT_SK}},
+    return {"Update": {"TableName": table, "Key": key(account_pk, keys.ACCOUNT_SK),
                        "ConditionExpression": "attribute_exists(pk)", "UpdateExpression": "ADD #sv :one",
                        "ExpressionAttributeNames": {"#sv": SUBSCRIPTIONS_VERSION},
-                       "ExpressionAttributeValues": {":one": {"N": "1"}}}}
+                       "ExpressionAttributeValues": expression_values(one=1)}}

@@ -42,7 +42,7 @@ from core.usage import SummaryBooking, UsageRecord, UsageStatus
 from core.values import immutable
 from infra import keys
 from infra.dynamo import dynamodb_client
-from infra.dynamo_kit import scan_all
+from infra.dynamo_kit import expression_values, from_attribute, scan_all
 from infra.settings import get_settings
 from infra.summaries_repo import SummariesRepository
 from infra.usage_repo import UsageRepository
@@ -260,11 +260,11 @@ def tenant_accounts(tenant: str, client: Any) -> set[str]:
     found: set[str] = set()
     accounts_prefix = keys.account_pk(tenant, "")
     for item in _scan(client, settings.accounts_table, "begins_with(pk, :p) AND sk = :sk",
-                      {":p": {"S": accounts_prefix}, ":sk": {"S": keys.ACCOUNT_SK}}):
-        found.add(item["pk"]["S"][len(accounts_prefix):])
+                      expression_values(p=accounts_prefix, sk=keys.ACCOUNT_SK)):
+        found.add(from_attribute(item["pk"])[len(accounts_prefix):])
     summaries_prefix = keys.summaries_pk(tenant, "")
-    for item in _scan(client, settings.summaries_table, "begins_with(pk, :p)", {":p": {"S": summaries_prefix}}):
-        found.add(item["pk"]["S"][len(summaries_prefix):])
+    for item in _scan(client, settings.summaries_table, "begins_with(pk, :p)", expression_values(p=summaries_prefix)):
+        found.add(from_attribute(item["pk"])[len(summaries_prefix):])
     return found
 
 

@@ -39,7 +39,10 @@ from infra.codec import decode, encode, from_iso, to_iso
 from infra.dynamo_kit import (
     TransactionCancelled,
     batch_get,
+    expression_values,
+    from_attribute,
     from_attributes,
+    key,
     query_items,
     query_pages,
     to_attributes,
@@ -70,7 +73,7 @@ class SummariesRepository(TableRepository):
     table_setting = "summaries_table"
 
     def key(self, account: str, summary_id: str) -> dict[str, Any]:
-        return {"pk": {"S": keys.summaries_pk(self.tenant, account)}, "sk": {"S": keys.summary_sk(summary_id)}}
+        return key(keys.summaries_pk(self.tenant, account), keys.summary_sk(summary_id))
 
     # ------------------------------------------------------------------------------------------ reads
     def get(self, account: str, summary_id: str) -> UsageSummary | None:
@@ -92,18 +95,17 @@ class SummariesRepository(TableRepository):
                                        period_stamp(until) if until else None)
         if after is not None:
             low = max(low, keys.summary_sk(after) + "\x00")
-        values: dict[str, Any] = {":pk": {"S": keys.summaries_pk(self.tenant, account)},
-                                  ":low": {"S": low}, ":high": {"S": high}}
+        values = expression_values(pk=keys.summaries_pk(self.tenant, account), low=low, high=high,
+                                   since=to_iso(since) if since is not None else None,
+                                   until=to_iso(until) if until is not None else None)
         kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
                                   "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
                                   "ExpressionAttributeValues": values}
         filters = []
         if since is not None:
             filters.append("period_start >= :since")
-            values[":since"] = {"S": to_iso(since)}
         if until is not None:
             filters.append("period_start < :until")
-            values[":until"] = {"S": to_iso(until)}
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
         found: list[UsageSummary] = []
@@ -148,23 +150,21 @@ class SummariesRepository(TableRepository):
                    ) -> tuple[list[tuple[str, UsageSummary]], bool]:
         if low > high:  # BETWEEN refuses bounds the wrong way round; nothing can lie between them
             return [], False
-        values: dict[str, Any] = {":pk": {"S": keys.summaries_status_pk(self.tenant, status.value)},
-                                  ":high": {"S": high}}
-        condition = "gsi2pk = :pk AND gsi2sk <= :high"
-        if low:  # a key condition cannot compare with an empty string
-            condition = "gsi2pk = :pk AND gsi2sk BETWEEN :low AND :high"
-            values[":low"] = {"S": low}
+        # a key condition cannot compare with an empty string: no lower bound then
+        values = expression_values(pk=keys.summaries_status_pk(self.tenant, status.value), high=high, low=low or None)
+        condition = "gsi2pk = :pk AND gsi2sk " + ("BETWEEN :low AND :high" if low else "<= :high")
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi2",
                                   "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
         found: list[tuple[str, UsageSummary]] = []
         for response in query_pages(self.client, kwargs, next_limit=lambda: first + 1 - len(found)):
             items = response.get("Items", [])
-            refs = [(_account_of(i["pk"]["S"]), i["sk"]["S"][len(keys.SUMMARY_PREFIX):]) for i in items]
+            refs = [(_account_of(from_attribute(i["pk"])), from_attribute(i["sk"])[len(keys.SUMMARY_PREFIX):])
+                    for i in items]
             summaries = self.batch_get(refs)
             for item, ref in zip(items, refs, strict=True):
                 summary = summaries.get(ref)
                 if summary is not None and summary.status == status:  # the index lags a status change a moment
-                    found.append((item["gsi2sk"]["S"], summary))
+                    found.append((from_attribute(item["gsi2sk"]), summary))
             if len(found) > first:
                 break
         return found[:first], len(found) > first
@@ -180,11 +180,11 @@ class SummariesRepository(TableRepository):
         """The periods closed early whose waiting period has not passed by ``now`` (one Query, usually empty)."""
         kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
                                   "KeyConditionExpression": "pk = :pk AND sk > :now",
-                                  "ExpressionAttributeValues": {":pk": {"S": keys.early_closes_pk(self.tenant)},
-                                                                ":now": {"S": to_iso(now)}}}
-        return [EarlyClose(i["account"]["S"], from_iso(i["period_start"]["S"]), from_iso(i["period_end"]["S"]),
-                           from_iso(i["closes_at"]["S"]))
-                for i in query_items(self.client, **kwargs)]
+                                  "ExpressionAttributeValues": expression_values(
+                                      pk=keys.early_closes_pk(self.tenant), now=to_iso(now))}
+        return [EarlyClose(i["account"], from_iso(i["period_start"]), from_iso(i["period_end"]),
+                           from_iso(i["closes_at"]))
+                for i in map(from_attributes, query_items(self.client, **kwargs))]
 
     # ------------------------------------------------------------------------------------------ invoicing loop
     def close_now(self, refs: Sequence[SummaryRef | None], now: datetime) -> list[tuple[UsageSummary, bool]]:
@@ -257,29 +257,28 @@ class SummariesRepository(TableRepository):
         else:
             put["ConditionExpression"] = "version = :v AND #status = :status"
             put["ExpressionAttributeNames"] = {"#status": "status"}
-            put["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)},
-                                                ":status": {"S": expected_status.value}}
+            put["ExpressionAttributeValues"] = expression_values(v=expected_version, status=expected_status.value)
         return {"Put": put}
 
     # ------------------------------------------------------------------------------------------ period close
     def close(self, account: str, summary_id: str, now: datetime) -> UsageSummary | None:
         """Mark the summary COMPLETE if it is OPEN and its waiting period has passed (else None)."""
-        key = self.key(account, summary_id)
-        return close_item(self.client, self.table, key["pk"]["S"], key["sk"]["S"], now)
+        return close_item(self.client, self.table, keys.summaries_pk(self.tenant, account),
+                          keys.summary_sk(summary_id), now)
 
 
 def close_item(client: Any, table: str, pk: str, sk: str, now: datetime, at: datetime | None = None
                ) -> UsageSummary | None:
     """Close one summary, conditioned on the version read: None when it is not due, or when a rating write got
     there first (that write was for an OPEN summary, so it belongs in it; the next run closes it)."""
-    item = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
+    item = client.get_item(TableName=table, Key=key(pk, sk), ConsistentRead=True).get("Item")
     if item is None:
         return None
     summary = from_item(item)
     if not is_due(summary, now):
         return None
     closed = close(summary, now, at)
-    put = SummariesRepository(item["tenant"]["S"], client, table).put_item(closed, summary.version)["Put"]
+    put = SummariesRepository(from_attribute(item["tenant"]), client, table).put_item(closed, summary.version)["Put"]
     try:
         client.put_item(**put)
     except ClientError as exc:
@@ -326,12 +325,13 @@ def due_for_close(client: Any, table: str, now: datetime, limit: int = 1000, ten
         kwargs: dict[str, Any] = {
             "TableName": table, "IndexName": "gsi1", "Limit": limit,
             "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :now",
-            "ExpressionAttributeValues": {":pk": {"S": keys.open_summaries_pk(shard)}, ":now": {"S": to_iso(now)}}}
+            "ExpressionAttributeValues": expression_values(
+                pk=keys.open_summaries_pk(shard), now=to_iso(now),
+                tenant=keys.summaries_pk(tenant, "") if tenant is not None else None)}
         if tenant is not None:  # the index's keys carry the table's pk: T#{tenant}#SUMS#{account}
             kwargs["FilterExpression"] = "begins_with(pk, :tenant)"
-            kwargs["ExpressionAttributeValues"][":tenant"] = {"S": keys.summaries_pk(tenant, "")}
         for item in query_items(client, **kwargs):
-            yield DueSummary(item["pk"]["S"], item["sk"]["S"])
+            yield DueSummary(from_attribute(item["pk"]), from_attribute(item["sk"]))
 
 
 # ---------------------------------------------------------------------------------------------- item mapping
@@ -366,4 +366,4 @@ def _account_of(pk: str) -> str:
 
 
 def from_item(item: dict[str, Any]) -> UsageSummary:
-    return decode(UsageSummary, from_attributes(item["data"]["M"]))
+    return decode(UsageSummary, from_attribute(item["data"]))

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from core.uploads import UploadStatus, UsageUpload
 from infra.dynamo import dynamodb_client
-from infra.dynamo_kit import to_attributes
+from infra.dynamo_kit import expression_values, from_attributes, key, to_attribute, to_attributes
 from infra.keys import UPLOAD_SK, upload_pk
 from infra.settings import Settings, get_settings
 
@@ -23,7 +23,7 @@ _COUNTS = ("rows", "accepted", "duplicates", "rejected")
 
 
 def _key(tenant: str, upload_id: str) -> dict[str, Any]:
-    return {"pk": {"S": upload_pk(tenant, upload_id)}, "sk": {"S": UPLOAD_SK}}
+    return key(upload_pk(tenant, upload_id), UPLOAD_SK)
 
 
 def _stamp(moment: datetime) -> str:
@@ -45,12 +45,13 @@ class UploadsRepository:
                              ConditionExpression="attribute_not_exists(pk)")
 
     def get(self, upload_id: str) -> UsageUpload | None:
-        item = self.client.get_item(TableName=self.settings.usage_table, Key=_key(self.tenant, upload_id),
-                                    ConsistentRead=True).get("Item")
-        if not item or item.get("kind", {}).get("S") != "UPLOAD":
+        found = self.client.get_item(TableName=self.settings.usage_table, Key=_key(self.tenant, upload_id),
+                                     ConsistentRead=True).get("Item")
+        item = from_attributes(found or {})
+        if item.get("kind") != "UPLOAD":
             return None
-        text = {name: value["S"] for name, value in item.items() if "S" in value}
-        counts = {name: int(item[name]["N"]) for name in _COUNTS if name in item}
+        text = {name: value for name, value in item.items() if isinstance(value, str)}
+        counts = {name: int(item[name]) for name in _COUNTS if name in item}
         return UsageUpload(
             tenant=self.tenant, id=text["upload_id"], file_name=text["file_name"],
             content_type=text["content_type"], status=UploadStatus(text["status"]),
@@ -62,19 +63,18 @@ class UploadsRepository:
     def started(self, upload_id: str) -> bool:
         """PROCESSING (again, for a new version of the file); False when no such upload exists."""
         return self._update(upload_id, "SET #status = :status REMOVE finished_at, #error",
-                            {":status": {"S": UploadStatus.PROCESSING.value}})
+                            expression_values(status=UploadStatus.PROCESSING.value))
 
     def finished(self, upload_id: str, status: UploadStatus, report_key: str, totals: dict[str, int],
                  error: str | None = None, now: datetime | None = None) -> bool:
         """COMPLETE or FAILED with the totals and the report's key; False when no such upload exists."""
-        values: dict[str, Any] = {":status": {"S": status.value}, ":report": {"S": report_key},
-                                  ":at": {"S": _stamp(now or datetime.now(UTC))}}
+        values = expression_values(status=status.value, report=report_key, at=_stamp(now or datetime.now(UTC)))
         sets = ["#status = :status", "report_key = :report", "finished_at = :at"]
         for name in _COUNTS:
-            values[f":{name}"] = {"N": str(int(totals.get(name, 0)))}
+            values[f":{name}"] = to_attribute(int(totals.get(name, 0)))
             sets.append(f"#{name} = :{name}")  # `rows` is a reserved word
         if error:
-            values[":error"] = {"S": error}
+            values[":error"] = to_attribute(error)
             sets.append("#error = :error")
         expression = "SET " + ", ".join(sets) + ("" if error else " REMOVE #error")
         return self._update(upload_id, expression, values, {f"#{name}": name for name in _COUNTS})
@@ -84,7 +84,7 @@ class UploadsRepository:
         try:
             self.client.update_item(TableName=self.settings.usage_table, Key=_key(self.tenant, upload_id),
                                     UpdateExpression=expression,
-                                    ExpressionAttributeValues={**values, ":kind": {"S": "UPLOAD"}},
+                                    ExpressionAttributeValues={**values, **expression_values(kind="UPLOAD")},
                                     ExpressionAttributeNames={"#status": "status", "#error": "error", **(names or {})},
                                     ConditionExpression="attribute_exists(pk) AND kind = :kind")
         except ClientError as exc:

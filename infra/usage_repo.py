@@ -53,7 +53,9 @@ from infra.dynamo_kit import (
     TransactionCancelled,
     backoff,
     batch_get,
+    expression_values,
     from_attribute,
+    key,
     query_pages,
     to_attribute,
     transact_write,
@@ -122,20 +124,19 @@ def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
 def to_item(record: UsageRecord) -> dict[str, Any]:
     """The DynamoDB item (AttributeValues) of a record."""
     item: dict[str, Any] = {
-        "pk": {"S": keys.usage_pk(record.tenant, record.id)},
-        "sk": {"S": keys.USAGE_SK},
-        "kind": {"S": KIND},
-        "gsi1pk": {"S": keys.usage_account_pk(record.tenant, record.account_external_id)},
-        "gsi1sk": {"S": keys.usage_account_sk(to_iso(record.start_time), record.id)},
+        **key(keys.usage_pk(record.tenant, record.id), keys.USAGE_SK),
+        "kind": to_attribute(KIND),
+        "gsi1pk": to_attribute(keys.usage_account_pk(record.tenant, record.account_external_id)),
+        "gsi1sk": to_attribute(keys.usage_account_sk(to_iso(record.start_time), record.id)),
     }
     for name in TOP_LEVEL:
         value = getattr(record, name)
         if value is not None and value is not False:
             item[name] = to_attribute(encode(value))
-    item["body"] = {"S": _packed(record, _BODY) or "{}"}
+    item["body"] = to_attribute(_packed(record, _BODY) or "{}")
     rated = _packed(record, RATED_BODY)
     if rated is not None:
-        item["rated"] = {"S": rated}
+        item["rated"] = to_attribute(rated)
     return item
 
 
@@ -176,7 +177,7 @@ class UsageRepository(TableRepository):
         self.put_threads = put_threads
 
     def key(self, record_id: str) -> dict[str, Any]:
-        return {"pk": {"S": keys.usage_pk(self.tenant, record_id)}, "sk": {"S": keys.USAGE_SK}}
+        return key(keys.usage_pk(self.tenant, record_id), keys.USAGE_SK)
 
     @property
     def insert_client(self) -> Any:
@@ -203,20 +204,19 @@ class UsageRepository(TableRepository):
         updates never write it): a Query on it (resource as its filter), then one consistent BatchGetItem of the
         page's records, whose status is filtered here."""
         condition = "gsi1pk = :pk" + (" AND gsi1sk < :after" if after else "")
-        values: dict[str, Any] = {":pk": {"S": keys.usage_account_pk(self.tenant, account_external_id)}}
-        if after:
-            values[":after"] = {"S": after}
+        values = expression_values(pk=keys.usage_account_pk(self.tenant, account_external_id), after=after or None)
         request: dict[str, Any] = {"TableName": self.table, "IndexName": "gsi1", "KeyConditionExpression": condition,
                                    "ExpressionAttributeValues": values, "ScanIndexForward": False,
                                    "Limit": first + 1 if status is None else max(first + 1, 200)}
         if resource_code is not None:
             request["FilterExpression"] = "#resource = :resource"
             request["ExpressionAttributeNames"] = {"#resource": "resource_code"}
-            values[":resource"] = {"S": resource_code}
+            values[":resource"] = to_attribute(resource_code)
         prefix = keys.usage_pk(self.tenant, "")
         page_items: list[tuple[str, UsageRecord]] = []
         for page in query_pages(self.client, request):
-            entries = [(item["gsi1sk"]["S"], item["pk"]["S"][len(prefix):]) for item in page.get("Items", [])]
+            entries = [(from_attribute(item["gsi1sk"]), from_attribute(item["pk"])[len(prefix):])
+                       for item in page.get("Items", [])]
             records = self.get_many(record_id for _, record_id in entries)
             for cursor, record_id in entries:
                 record = records.get(record_id)
@@ -281,7 +281,7 @@ class UsageRepository(TableRepository):
             {"Update": {"TableName": self.table, "Key": self.key(original.id),
                         "UpdateExpression": "SET voided = :true, voided_by = :by",
                         "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(voided_by)",
-                        "ExpressionAttributeValues": {":true": {"BOOL": True}, ":by": {"S": correction.id}}}},
+                        "ExpressionAttributeValues": expression_values(true=True, by=correction.id)}},
         ]
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -310,9 +310,8 @@ class UsageRepository(TableRepository):
             "UpdateExpression": "SET #status = :new, attempt = :next REMOVE error_code, error_message",
             "ConditionExpression": "#status = :was AND attempt = :attempt AND attribute_not_exists(voided_by)",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":new": {"S": UsageStatus.NEW.value}, ":was": {"S": record.status.value},
-                                          ":attempt": {"N": str(record.attempt)},
-                                          ":next": {"N": str(record.attempt + 1)}}}}
+            "ExpressionAttributeValues": expression_values(new=UsageStatus.NEW.value, was=record.status.value,
+                                                           attempt=record.attempt, next=record.attempt + 1)}}
 
     def _requeue_chunk(self, records: list[UsageRecord]) -> dict[str, UsageRecord | None]:
         out: dict[str, UsageRecord | None] = {}
@@ -351,21 +350,21 @@ class UsageRepository(TableRepository):
         ``corrected_by``), once: conditioned on the stored record being NEW at ``attempt``."""
         sets = ["#status = :status"]
         removes: list[str] = []
-        values: dict[str, Any] = {":new": {"S": UsageStatus.NEW.value}, ":attempt": {"N": str(attempt)},
-                                  ":status": {"S": record.status.value}}
+        values = {":new": to_attribute(UsageStatus.NEW.value), ":attempt": to_attribute(attempt),  # per event: no
+                  ":status": to_attribute(record.status.value)}  # keyword packing
         for name in ("error_code", "error_message", "corrected_by"):
             value = getattr(record, name)
             if value is None:
                 removes.append(name)
             else:
                 sets.append(f"{name} = :{name}")
-                values[f":{name}"] = {"S": value}
+                values[f":{name}"] = to_attribute(value)
         rated = _packed(record, RATED_BODY)
         if rated is None:
             removes.append("rated")
         else:
             sets.append("rated = :rated")
-            values[":rated"] = {"S": rated}
+            values[":rated"] = to_attribute(rated)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {"Update": {
             "TableName": self.table, "Key": self.key(record.id), "UpdateExpression": expression,
@@ -378,7 +377,7 @@ class UsageRepository(TableRepository):
             "TableName": self.table, "Key": self.key(original_id), "UpdateExpression": "SET corrected_by = :by",
             "ConditionExpression": "attribute_exists(pk) AND "
                                    "(attribute_not_exists(corrected_by) OR corrected_by = :by)",
-            "ExpressionAttributeValues": {":by": {"S": corrected_by}}}}
+            "ExpressionAttributeValues": expression_values(by=corrected_by)}}
 
 
 # ---------------------------------------------------------------------------------------------- composition

@@ -61,7 +61,7 @@ from typing import Any, TypeVar
 
 from core.drawdown import DrawdownOrder, DrawdownResult
 from core.errors import DomainError, ErrorCode
-from core.money import fmt, normalize_quantity
+from core.money import normalize_quantity
 from core.periods import as_utc
 from core.subscriptions import Subscription, matching_subscriptions, wallets_of
 from core.values import immutable
@@ -89,9 +89,13 @@ from infra.codec import from_iso, to_iso
 from infra.dynamo_kit import (
     TransactionCancelled,
     backoff,
+    expression_values,
     from_attributes,
+    key,
     query_all,
     query_pages,
+    to_attribute,
+    to_attributes,
     transact_write,
 )
 from infra.table_repo import TableRepository
@@ -202,8 +206,8 @@ class WalletsRepository(TableRepository):
         """Every credit counter of the wallet: one consistent Query."""
         items = query_all(self.client, TableName=self.table, ConsistentRead=True,
                           KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                          ExpressionAttributeValues={":pk": {"S": keys.wallet_pk(self.tenant, wallet_id)},
-                                                     ":prefix": {"S": keys.CREDIT_PREFIX}})
+                          ExpressionAttributeValues=expression_values(pk=keys.wallet_pk(self.tenant, wallet_id),
+                                                                      prefix=keys.CREDIT_PREFIX))
         counters = {}
         for raw in items:
             item = from_attributes(raw)
@@ -218,8 +222,8 @@ class WalletsRepository(TableRepository):
         kwargs: dict[str, Any] = {
             "TableName": self.table, "ConsistentRead": True,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {":pk": {"S": keys.wallet_pk(self.tenant, wallet_id)},
-                                          ":low": {"S": low}, ":high": {"S": high}}}
+            "ExpressionAttributeValues": expression_values(pk=keys.wallet_pk(self.tenant, wallet_id), low=low,
+                                                           high=high)}
         if limit is not None:
             kwargs["Limit"] = limit
         if start is not None:
@@ -359,17 +363,13 @@ class WalletsRepository(TableRepository):
         items: list[dict[str, Any]] = [
             self._counter_update(pk, credit_id, group, credit_id in counters) for credit_id, group in by_credit.items()]
         rank = RANK_DEBIT if entry_type == LedgerEntryType.DEBIT else RANK_REVERSAL
-        entries = [{"M": {"bucket": {"S": c.bucket_id}, "quantity": {"N": fmt(-c.quantity)},
-                          "opening": {"N": fmt(c.opening)}, "closing": {"N": fmt(c.closing)}}} for c in changes]
-        ledger: dict[str, Any] = {
-            "pk": {"S": pk}, "sk": {"S": keys.ledger_sk(ledger_key(at, rank, ref))}, "kind": {"S": "LedgerEntry"},
-            "type": {"S": entry_type.value}, "at": {"S": to_iso(at)},
-            "recorded_at": {"S": to_iso(recorded_at or datetime.now(UTC))}, "attempt": {"N": str(attempt)},
-            "entries": {"L": entries}}
-        if usage_record_id:
-            ledger["usage_record_id"] = {"S": usage_record_id}
-        if summary_id:
-            ledger["summary_id"] = {"S": summary_id}
+        entries = [{"bucket": c.bucket_id, "quantity": -c.quantity, "opening": c.opening, "closing": c.closing}
+                   for c in changes]
+        ledger = to_attributes({
+            "pk": pk, "sk": keys.ledger_sk(ledger_key(at, rank, ref)), "kind": "LedgerEntry",
+            "type": entry_type.value, "at": to_iso(at),
+            "recorded_at": to_iso(recorded_at or datetime.now(UTC)), "attempt": attempt,
+            "entries": entries, "usage_record_id": usage_record_id or None, "summary_id": summary_id or None})
         items.append({"Put": {"TableName": self.table, "Item": ledger,
                               "ConditionExpression": "attribute_not_exists(sk)"}})
         return tuple(items)
@@ -378,22 +378,22 @@ class WalletsRepository(TableRepository):
         seen = group[0].seen_total
         delta = sum((c.quantity for c in group), ZERO)
         names = {"#t": TOTAL, "#g": GRANTED}
-        values: dict[str, Any] = {":zero": {"N": "0"}, ":delta": {"N": fmt(delta)},
-                                  ":g": {"N": fmt(group[0].credit_granted)}}
+        values = {":zero": to_attribute(0), ":delta": to_attribute(delta),  # rating's hot path: no keyword packing
+                  ":g": to_attribute(group[0].credit_granted)}
         sets = ["#t = if_not_exists(#t, :zero) + :delta", "#g = :g"]
         conditions = ["attribute_not_exists(#t)"]
         if exists:  # DynamoDB refuses expression values the expressions do not use
-            values[":seen"] = {"N": fmt(seen)}
+            values[":seen"] = to_attribute(seen)
             conditions = ["#t = :seen"]
         for i, change in enumerate(group):
             slot = _slot(change.bucket_id)
             names[f"#d{i}"], names[f"#b{i}"] = DEBITED_PREFIX + slot, BUCKET_PREFIX + slot
-            values[f":q{i}"], values[f":b{i}"] = {"N": fmt(change.quantity)}, {"S": change.bucket_id}
+            values[f":q{i}"], values[f":b{i}"] = to_attribute(change.quantity), to_attribute(change.bucket_id)
             sets += [f"#d{i} = if_not_exists(#d{i}, :zero) + :q{i}", f"#b{i} = :b{i}"]
             if not change.is_debit:
-                values[f":r{i}"] = {"N": fmt(-change.quantity)}
+                values[f":r{i}"] = to_attribute(-change.quantity)
                 conditions.append(f"#d{i} >= :r{i}")
-        return {"Update": {"TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": keys.credit_sk(credit_id)}},
+        return {"Update": {"TableName": self.table, "Key": key(pk, keys.credit_sk(credit_id)),
                            "UpdateExpression": "SET " + ", ".join(sets),
                            "ConditionExpression": " AND ".join(conditions),
                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}

@@ -70,7 +70,9 @@ def build_pollers(settings: Settings, wrap: Callable[[Handler], Handler] | None 
 
 
 def of_tenant(pattern: str, tenant: str) -> dict[str, Any]:
-    """A FilterCriteria pattern narrowed to one tenant's usage records."""
+    """A FilterCriteria pattern narrowed to one tenant's usage records. Patterns are DynamoDB JSON on purpose (AWS
+    matches them against the stream record as it spells it: ``{"S": [...]}`` is a pattern, not an AttributeValue),
+    the one type tag spelled outside ``infra.dynamo_kit`` (allowed in ``tests/unit/test_codec_only.py``)."""
     narrowed: dict[str, Any] = json.loads(pattern)
     narrowed.setdefault("dynamodb", {}).setdefault("NewImage", {})["tenant"] = {"S": [tenant]}
     return narrowed

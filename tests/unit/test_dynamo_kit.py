@@ -3,11 +3,13 @@ checked, so these tests also pin what goes on the wire."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, DecimalException
+from enum import StrEnum
 from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import Binary, TypeSerializer
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
@@ -19,11 +21,14 @@ from infra.dynamo_kit import (
     backoff_delay,
     batch_get,
     cancellation_codes,
+    expression_values,
     from_attributes,
     is_cancelled,
+    key,
     query_all,
     query_pages,
     scan_all,
+    to_attribute,
     to_attributes,
     transact_write,
 )
@@ -169,6 +174,40 @@ def test_codec_round_trips_plain_values_without_floats() -> None:
     item = to_attributes(data)
     assert item["n"] == {"N": "12.50"} and item["i"] == {"N": "3"} and "none" not in item
     assert from_attributes(item) == {k: v for k, v in data.items() if v is not None}
+
+
+class _Colour(StrEnum):
+    RED = "RED"
+
+
+def test_the_codec_spells_every_value_as_boto3s_serializer_does() -> None:
+    # GIVEN values of every type the serializer takes, nested too
+    values: list[Any] = ["", "x", True, False, 0, -7, 10 ** 37, Decimal("12.50"), Decimal("-0.5"), Decimal(0),
+                         None, _Colour.RED, {"a": [1, "b", None, {"c": False}]}, ("t", Decimal("2")), [],
+                         {"s"}, {Decimal(1)}, b"raw", Binary(b"x"), {"z": {"y": [{"x": Decimal("3.25")}]}}]
+    for value in values:
+        # WHEN spelled by the codec THEN exactly as TypeSerializer spells it (the fast paths change nothing)
+        assert to_attribute(value) == TypeSerializer().serialize(value), value
+
+
+def test_numbers_are_written_in_plain_notation_and_refused_as_the_serializer_refuses_them() -> None:
+    assert to_attribute(Decimal("1E+2")) == {"N": "100"}  # the serializer would write "1E+2": the same number
+    assert to_attribute(Decimal("1E-7")) == {"N": "0.0000001"}
+    assert to_attribute({"l": [Decimal("2.5E+3")]}) == {"M": {"l": {"L": [{"N": "2500"}]}}}
+    for refused in (Decimal("NaN"), Decimal("Infinity"), 1.5):
+        with pytest.raises(TypeError):
+            to_attribute(refused)
+    for too_long in (Decimal("1." + "1" * 38), 10 ** 40):
+        with pytest.raises(DecimalException):  # Inexact or Rounded
+            to_attribute(too_long)
+
+
+def test_keys_and_expression_values_go_through_the_codec() -> None:
+    assert key("P#1", "S") == {"pk": {"S": "P#1"}, "sk": {"S": "S"}}
+    assert key("P#1") == {"pk": {"S": "P#1"}}
+    values = expression_values(pk="P#1", n=Decimal("1E+1"), at=3, ok=True, skipped=None)
+    assert values == {":pk": {"S": "P#1"}, ":n": {"N": "10"}, ":at": {"N": "3"}, ":ok": {"BOOL": True}}
+    assert list(values) == [":pk", ":n", ":at", ":ok"]  # in the order given: the request's bytes stay put
 
 
 
