@@ -251,13 +251,7 @@ def transact_write(client: Any, items: Sequence[Mapping[str, Any]], token: bool 
         raise
 
 
-# ---------------------------------------------------------------------------------------------- keys and conditions
-# (small helpers every pk/sk table shares; kept at the end of the module)
-def key(pk: str, sk: str) -> dict[str, Any]:
-    """The primary key ``{pk, sk}`` of an item, as AttributeValues."""
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
+# ---------------------------------------------------------------------------------------------- conditions
 def condition_failed(exc: BaseException) -> bool:
     """Whether ``exc`` is a single write's failed ``ConditionExpression`` (``ConditionalCheckFailedException``)."""
     return isinstance(exc, ClientError) and \
