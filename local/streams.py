@@ -349,6 +349,12 @@ class StreamPoller:
     def _pass(self, stop: threading.Event) -> int:
         with self._lock:
             self._open_stream()
+            for shard in self._shards.values():
+                if shard.checkpoint is not None or not shard.from_latest:
+                    # each pass reads on from the checkpoint with an iterator of its own: one kept from the last
+                    # pass may read a shard the store has since replaced (moto's TransactWriteItems rolls back
+                    # a cancelled transaction by swapping in a copy of each table it touched, stream included)
+                    shard.iterator = None
             delivered = 0
             while not stop.is_set():
                 self._discover_shards()

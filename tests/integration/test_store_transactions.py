@@ -118,3 +118,26 @@ def test_racing_transactions_on_the_same_keys_are_each_applied_whole_or_cancelle
         assert sorted(events) == sorted(("INSERT", f"k{i}") for i in range(50))
     else:
         assert events == []
+
+
+def test_a_stream_poller_reads_on_after_a_cancelled_transaction(clients: Clients, table: str) -> None:
+    # GIVEN a poller that has delivered the table's first record
+    from local.streams import StreamPoller
+
+    delivered: list[str] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        delivered.extend(r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    poller = StreamPoller(clients.dynamodb, clients.streams, table, handler, batching_window_s=0)
+    clients.dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"S": "old"}})
+    poller.drain()
+    # WHEN a transaction on the table is cancelled (moto rolls it back by swapping in a copy of the table, stream
+    # included) and a record is written after it
+    with pytest.raises(TransactionCancelled):
+        transact_write(clients.dynamodb, [put(table, "x"), put(table, "a")])
+    clients.dynamodb.put_item(TableName=table, Item={"pk": {"S": "b"}, "v": {"S": "new"}})
+    # THEN the poller delivers it, and nothing of the cancelled transaction
+    poller.drain()
+    assert delivered == ["a", "b"]
