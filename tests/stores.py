@@ -14,7 +14,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Literal, NamedTuple, cast
 
 import boto3
@@ -78,6 +78,20 @@ def make_clients(endpoint: str) -> Clients:
         **CREDENTIALS,
     }
     return Clients(boto3.client("dynamodb", **options), boto3.client("dynamodbstreams", **options))
+
+
+def recreate_tables(client: Any, settings: Any) -> None:
+    """The application's tables (``infra.tables``) dropped and created again, empty.
+
+    The suite runs this before each test on moto (``tests/conftest.py``): moto's TransactWriteItems deep-copies
+    each table it touches once per item of the transaction, so its cost grows with everything the session has
+    written; with fresh tables it stays at the size of one test's data. DynamoDB Local needs no such help."""
+    from infra.tables import TABLES, ensure_tables
+
+    for table in TABLES:
+        with suppress(client.exceptions.ResourceNotFoundException):
+            client.delete_table(TableName=table(settings)["TableName"])
+    ensure_tables(client, settings)
 
 
 def unique_name(prefix: str) -> str:

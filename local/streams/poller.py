@@ -142,6 +142,7 @@ class StreamPoller:
     def _pass(self, stop: threading.Event) -> int:
         with self._lock:
             self._reader.open_stream()
+            self._reader.renew_iterators()
             delivered = 0
             while not stop.is_set():
                 self._reader.discover_shards()

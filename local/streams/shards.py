@@ -63,6 +63,15 @@ class ShardReader:
                 shard.from_latest = True
                 shard.iterator = self._iterator(shard)
 
+    def renew_iterators(self) -> None:
+        """Each pass reads on from the checkpoint with an iterator of its own: one kept from the last pass may read a
+        shard the store has since replaced (moto's TransactWriteItems rolls back a cancelled transaction by swapping
+        in a copy of each table it touched, stream included). A LATEST shard that has delivered nothing yet keeps its
+        iterator, so no record slips past between passes."""
+        for shard in self._shards.values():
+            if shard.checkpoint is not None or not shard.from_latest:
+                shard.iterator = None
+
     def discover_shards(self) -> None:
         request: dict[str, Any] = {"StreamArn": self.stream_arn}
         while True:

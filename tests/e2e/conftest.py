@@ -12,14 +12,28 @@ from tests.e2e.flow import Flow
 
 
 @pytest.fixture(scope="session")
-def pollers(store_endpoint: str) -> Iterator[Any]:
-    """The rate and summarize pollers of this test session, not threaded: ``drain()`` runs them here and now."""
+def _pollers_by_stream(store_endpoint: str) -> Iterator[dict[str, Any]]:
+    """The pollers built so far, by the usage stream they read; none may have given up on a batch."""
+    built: dict[str, Any] = {}
+    yield built
+    for handle in built.values():
+        assert not handle.failures, f"stream batches were given up on: {handle.failures!r}"
+
+
+@pytest.fixture
+def pollers(tables: str, _pollers_by_stream: dict[str, Any]) -> Any:
+    """The rate and summarize pollers of the usage table's stream, not threaded: ``drain()`` runs them here and
+    now. One pair per stream: the session's on DynamoDB Local, each test's on moto (whose tables are new for each
+    test, see ``tables``)."""
+    from infra.dynamo import dynamodb_client
     from infra.settings import get_settings
     from local.pollers import build_pollers
 
-    handle = build_pollers(get_settings(), batching_window_s=0)
-    yield handle
-    assert not handle.failures, f"stream batches were given up on: {handle.failures!r}"
+    settings = get_settings()
+    stream = dynamodb_client(settings).describe_table(TableName=settings.usage_table)["Table"]["LatestStreamArn"]
+    if stream not in _pollers_by_stream:
+        _pollers_by_stream[stream] = build_pollers(settings, batching_window_s=0)
+    return _pollers_by_stream[stream]
 
 
 @pytest.fixture

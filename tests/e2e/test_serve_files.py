@@ -1,5 +1,6 @@
-"""`make serve`'s files bucket and ingest trigger, as a newcomer uses them: a real serve process; a presigned upload
-through GraphQL, ingested by serve's own trigger thread; then the ingest command finding that serve by itself."""
+"""`make serve`'s files bucket and ingest trigger, as a newcomer uses them: a real serve process (on its default
+store, DynamoDB Local, with moto's S3 beside it); a presigned upload through GraphQL, ingested by serve's own
+trigger thread; then the ingest command finding that serve by itself."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_serve import ROOT, free_port
+from tests.e2e.test_serve import ROOT, free_port, needs_dynamodb_local
 
 KEY = "umk_dev-files-test-key-123"
 HEADER = "idempotencyKey,accountExternalId,resourceCode,quantity,unitCode,startTime,endTime,dimensions"
@@ -33,9 +34,15 @@ def graphql(base: str, query: str, variables: dict[str, object] | None = None) -
 
 @pytest.mark.e2e
 def test_serve_ingests_a_presigned_upload_and_the_command_finds_it(tmp_path: Path) -> None:
+    from tests.stores import store_kind
+
+    if store_kind() == "dynamodb-local":
+        pytest.skip("starts DynamoDB Local itself (serve's default store): runs once, in the moto suite")
+    needs_dynamodb_local()
     port = free_port()
     state = tmp_path / "serve.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "POWERTOOLS_")) and k not in ("USAGE_DATA_DIR", "USAGE_LOCAL_STORE")}
     env.update(PORT=str(port), HOST="127.0.0.1", USAGE_DEV_API_KEY=KEY, USAGE_SERVE_STATE=str(state),
                AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_CONFIG_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
     proc = subprocess.Popen([sys.executable, "-m", "local.serve"], cwd=ROOT, env=env,

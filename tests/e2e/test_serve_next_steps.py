@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.test_serve import needs_dynamodb_local
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = "{ apiKeys(first: 100) { edges { node { name revokedAt } } } }"
 
@@ -34,7 +36,8 @@ def serve(**env: str) -> Iterator[tuple[str, list[str]]]:
     once it has printed what to do next."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith("AWS_ENDPOINT_URL") and k not in ("USAGE_DEV_API_KEY", "USAGE_DATA_DIR")}
+                   if not k.startswith("AWS_ENDPOINT_URL")
+                   and k not in ("USAGE_DEV_API_KEY", "USAGE_DATA_DIR", "USAGE_LOCAL_STORE")}
     environment.update(PORT=str(port), HOST="127.0.0.1", USAGE_STORE_PORT=str(free_port()), **env)
     proc = subprocess.Popen([sys.executable, "-m", "local.serve"], cwd=ROOT, env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -75,6 +78,11 @@ def graphql(base: str, key: str, query: str) -> dict[str, object]:
 
 @pytest.mark.e2e
 def test_serve_prints_a_signed_in_link_and_exports_that_work_when_pasted() -> None:
+    from tests.stores import store_kind
+
+    if store_kind() == "dynamodb-local":
+        pytest.skip("starts DynamoDB Local itself (serve's default store): runs once, in the moto suite")
+    needs_dynamodb_local()
     with serve() as (base, lines):
         # THEN it says plainly that the data is in memory, and how to keep it
         assert printed(lines, r"Data is in memory") and printed(lines, r"USAGE_DATA_DIR=\.data make serve")
@@ -105,10 +113,7 @@ def test_serve_keeps_data_and_the_dev_key_in_USAGE_DATA_DIR_across_restarts(tmp_
 
     if store_kind() == "dynamodb-local":
         pytest.skip("starts DynamoDB Local itself: runs once, in the moto suite")
-    if not (shutil.which("java") and (shutil.which("npm") or (ROOT / ".cache" / "dynamodb-local").exists())):
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("USAGE_DATA_DIR needs Java 17+ and npm (DynamoDB Local)")
-        pytest.skip("USAGE_DATA_DIR needs Java 17+ and npm (DynamoDB Local)")
+    needs_dynamodb_local()
     # GIVEN serve ran with a data folder, and an ADMIN created a key there
     with serve(USAGE_DATA_DIR=str(tmp_path)) as (base, lines):
         assert printed(lines, r"Data and key are kept in " + re.escape(str(tmp_path)))
