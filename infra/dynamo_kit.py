@@ -70,8 +70,8 @@ def keep_items_raw(client: Any) -> None:
 
     botocore parses an answer's JSON and then walks the output model over every attribute value of every item,
     rebuilding each dict — the same dicts DynamoDB's JSON already is (only binary values are base64 on the wire
-    and bytes after botocore). That walk was a fifth of rating's CPU (a subscription or a summary item is a
-    nest of maps). Answers that may hold a binary value, and errors, are parsed by botocore as before.
+    and bytes after botocore); the larger the items (a subscription, a summary: nests of maps), the more it
+    costs. Answers that may hold a binary value, and errors, are parsed by botocore as before.
     """
     events = getattr(getattr(client, "meta", None), "events", None)
     if events is None:
@@ -107,8 +107,8 @@ def send_as_built(client: Any) -> None:
 
     For DynamoDB's JSON protocol that is the body botocore makes, for every parameter but binary values (which
     botocore base64-encodes): requests ``json`` cannot encode (bytes, Decimals, sets) go botocore's way. botocore's
-    serializer walks the model over every AttributeValue of every item — a sixth of rating's CPU for its
-    transactions of 100 items — so the parameters it serializes are cut down to what endpoint resolution reads
+    serializer walks the model over every AttributeValue of every item — about a sixth of rating's CPU (sampled)
+    for its transactions of 100 items — so the parameters it serializes are cut down to what endpoint resolution reads
     (the table names); the whole body is put in before the request is signed (``before-sign``: so it is what is
     signed and sent, on every retry), and the parameters are put back for the handlers that read them after the
     call (``bench.counting``). Registered last, after any handler that reads the parameters first.
