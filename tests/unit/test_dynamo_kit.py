@@ -351,3 +351,35 @@ def test_writes_json_cannot_encode_go_botocores_way() -> None:
     # GIVEN an item with a binary value (bytes: base64 on the wire)
     body, _ = _sent(client, "PutItem", {"TableName": "t", "Item": {"pk": {"S": "P"}, "blob": {"B": b"hi"}}})
     assert json.loads(body)["Item"]["blob"] == {"B": "aGk="}
+
+
+PLAIN = ["text", "", True, False, 0, -5, 10 ** 37, Decimal("1.50"), Decimal("-0"), Decimal("1E+3"),
+         Decimal("0.000001"), None, [1, "a", [None], (2, "b")], {"m": {"n": [Decimal("2.5"), {"b": True}]}, "e": {}},
+         {"x", "y"}, {1, 2}, b"bytes"]
+
+
+@pytest.mark.parametrize("value", PLAIN)
+def test_attribute_values_are_what_boto3s_serializers_make(value: Any) -> None:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    from infra.dynamo_kit import from_attribute, to_attribute
+
+    # GIVEN a plain value WHEN it becomes an AttributeValue and back THEN both ways agree with boto3's own
+    expected = TypeSerializer().serialize(value)
+    assert to_attribute(value) == expected
+    back, boto3s = from_attribute(expected), TypeDeserializer().deserialize(expected)
+    assert back == boto3s and type(back) is type(boto3s)
+    assert repr(back) == repr(boto3s) or isinstance(value, bytes)  # Decimal('1.50') stays 1.50
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), 1.5, 10 ** 40,
+                                   Decimal("1.000000000000000000000000000000000000001")])
+def test_values_dynamodb_cannot_hold_are_refused_as_boto3_refuses_them(value: Any) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    from infra.dynamo_kit import to_attribute
+
+    with pytest.raises(Exception) as boto3s:
+        TypeSerializer().serialize(value)
+    with pytest.raises(type(boto3s.value)):
+        to_attribute(value)
