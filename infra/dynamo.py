@@ -11,6 +11,7 @@ import boto3
 import botocore
 from botocore.config import Config
 
+from infra.dynamo_kit import keep_items_raw, send_as_built
 from infra.settings import Settings, get_settings
 
 #: ``user_agent`` given: botocore then sends it as is instead of composing its User-Agent from a dozen sanitized
@@ -37,6 +38,10 @@ def cached_client(service: str, region: str, endpoint: str | None, config: Confi
             if client is None:
                 client = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint,
                                                         config=config)
+                if service == "dynamodb":
+                    keep_items_raw(client)  # items as the wire has them: no model walk over every value
+                    if not config.parameter_validation:
+                        send_as_built(client)  # writes as built: no model walk over every value either
                 for hook in CLIENT_HOOKS:
                     hook(service, client)
                 _clients[key] = client
@@ -55,6 +60,7 @@ BULK_WRITER_CONFIG = CLIENT_CONFIG.merge(Config(parameter_validation=False))
 
 
 def bulk_writer_client(settings: Settings | None = None) -> Any:
+    """The client of the writes the project builds itself, sent as built (``infra.dynamo_kit.send_as_built``)."""
     s = settings or get_settings()
     return cached_client("dynamodb", s.region, s.dynamodb_endpoint, BULK_WRITER_CONFIG)
 

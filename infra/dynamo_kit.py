@@ -1,7 +1,8 @@
 """The one data-access toolkit every repository uses: the item codec, paginated Query, BatchGetItem, TransactWriteItems
 with its cancellation reasons, and the backoff between retries. Each mechanism exists here once.
 
-- **Codec**: boto3's ``TypeSerializer``/``TypeDeserializer`` (``to_attributes`` / ``from_attributes``), over the
+- **Codec**: boto3's ``TypeSerializer``/``TypeDeserializer`` (``to_attributes`` / ``from_attributes``, the same
+  values by a direct path for the common types), over the
   plain values ``infra.codec.encode`` makes (Decimals and datetimes as strings, so nothing passes through a float).
   ``key(pk, sk)`` spells an item's key and ``expression_values(name=value)`` an expression's values through it,
   so no module but this one (and ``infra.codec``) writes a type tag (``{"S": ...}``; a test checks it).
@@ -12,6 +13,12 @@ with its cancellation reasons, and the backoff between retries. Each mechanism e
 - **Transactions**: ``transact_write`` sends TransactWriteItems; a cancellation raises ``TransactionCancelled``
   (still the ``ClientError`` botocore raised, so callers see the same error) whose reasons are attached to the
   item dicts that were sent, by identity (``reason_for(item)``), never by counting positions across chunks.
+- **Reads as the wire has them**: ``keep_items_raw(client)`` hands the items of Query, Scan, GetItem and
+  BatchGetItem answers over as the JSON body holds them, skipping botocore's model-driven walk of every attribute
+  value (the same AttributeValue dicts, for every type but binary, which is left to botocore).
+- **Writes as built**: ``send_as_built(client)`` has a client without parameter validation send the writes whose
+  AttributeValues the project builds itself (TransactWriteItems, PutItem, BatchWriteItem) as ``json.dumps`` of
+  the parameters — the bytes botocore's serializer would make, without its walk over the model for every value.
 - **Backoff**: ``backoff(attempt)`` sleeps a "full jitter" exponential delay — uniform in
   ``[0, min(BACKOFF_CAP_S, BACKOFF_BASE_S × 2^attempt)]`` — the one policy for every retry the project makes
   itself (unprocessed keys, transactions cancelled by a concurrent writer, a throttled PutItem). Throttled
@@ -20,6 +27,7 @@ with its cancellation reasons, and the backoff between retries. Each mechanism e
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -93,13 +101,129 @@ def expression_values(**values: Any) -> dict[str, Any]:
 
 
 def from_attribute(value: Mapping[str, Any]) -> Any:
-    """One AttributeValue as a plain value (numbers as Decimal)."""
+    """One AttributeValue as a plain value (numbers as Decimal): what boto3's ``TypeDeserializer`` makes of it, by
+    one lookup per value for strings, numbers, maps, lists, booleans and nulls; sets and binary values are left
+    to ``TypeDeserializer``."""
+    if len(value) == 1:
+        (kind, inner), = value.items()
+        if kind == "S":
+            return inner
+        if kind == "N":
+            return DYNAMODB_CONTEXT.create_decimal(inner)
+        if kind == "M":
+            return {k: from_attribute(v) for k, v in inner.items()}
+        if kind == "L":
+            return [from_attribute(v) for v in inner]
+        if kind == "BOOL":
+            return inner
+        if kind == "NULL":
+            return None
     return _deserializer.deserialize(value)
 
 
 def from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
     """An item (or a stream image) in DynamoDB JSON as a plain dict (numbers as Decimal)."""
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return {k: from_attribute(v) for k, v in item.items()}
+
+
+# ---------------------------------------------------------------------------------------------- raw items
+#: the keys of each read's answer that hold items (AttributeValue maps)
+_ITEM_KEYS = {"Query": "Items", "Scan": "Items", "GetItem": "Item", "BatchGetItem": "Responses"}
+
+
+def keep_items_raw(client: Any) -> None:
+    """Have this DynamoDB client's reads return their items straight from the response's JSON.
+
+    botocore parses an answer's JSON and then walks the output model over every attribute value of every item,
+    rebuilding each dict — the same dicts DynamoDB's JSON already is (only binary values are base64 on the wire
+    and bytes after botocore); the larger the items (a subscription, a summary: nests of maps), the more it
+    costs. Answers that may hold a binary value, and errors, are parsed by botocore as before.
+    """
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return
+    for operation in _ITEM_KEYS:
+        events.register(f"before-parse.dynamodb.{operation}", _raw_items, unique_id=f"raw-items-{operation}")
+
+
+def _raw_items(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], operation_model: Any,
+               **_: Any) -> None:
+    body = response_dict.get("body")
+    if response_dict.get("status_code") != 200 or not isinstance(body, bytes | bytearray):
+        return
+    if b'"B"' in body or b'"BS"' in body:  # maybe a binary value (or a name that looks like one): botocore's way
+        return
+    key = _ITEM_KEYS.get(operation_model.name)
+    answer = json.loads(body)
+    if key is None or key not in answer:
+        return
+    customized_response_dict[key] = answer.pop(key)  # botocore puts it back over the parse of the rest
+    response_dict["body"] = json.dumps(answer).encode()
+
+
+# ---------------------------------------------------------------------------------------------- writes as built
+#: the writes ``send_as_built`` sends as built (their parameters are AttributeValues the project built)
+AS_BUILT = frozenset({"TransactWriteItems", "PutItem", "BatchWriteItem"})
+_AS_BUILT = "usage_as_built"
+
+
+def send_as_built(client: Any) -> None:
+    """Have this client (one without parameter validation: ``infra.dynamo.bulk_writer_client``) send the
+    requests of ``AS_BUILT`` with the body ``json.dumps(params)``.
+
+    For DynamoDB's JSON protocol that is the body botocore makes, for every parameter but binary values (which
+    botocore base64-encodes): requests ``json`` cannot encode (bytes, Decimals, sets) go botocore's way. botocore's
+    serializer walks the model over every AttributeValue of every item — about a sixth of rating's CPU (sampled)
+    for its transactions of 100 items — so the parameters it serializes are cut down to what endpoint resolution reads
+    (the table names); the whole body is put in before the request is signed (``before-sign``: so it is what is
+    signed and sent, on every retry), and the parameters are put back for the handlers that read them after the
+    call (``bench.counting``). Registered last, after any handler that reads the parameters first.
+    """
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return
+    events.register_last("before-parameter-build.dynamodb", _build_body, unique_id="usage-as-built-params")
+    events.register("before-sign.dynamodb", _put_body, unique_id="usage-as-built-body")
+
+
+def _build_body(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    if model.name not in AS_BUILT or any(v is None for v in params.values()):  # botocore leaves None out
+        return
+    tokens = {name: str(uuid.uuid4()) for name, shape in model.input_shape.members.items()
+              if shape.metadata.get("idempotencyToken") and name not in params}  # as botocore fills them in
+    try:
+        body = json.dumps({**params, **tokens} if tokens else params).encode()
+    except (TypeError, ValueError):  # bytes (binary values), Decimals, sets: botocore's way
+        return
+    stand_in = _stand_in(model.name, params)
+    context[_AS_BUILT] = (body, params, dict(params))
+    params.clear()
+    params.update(stand_in)
+
+
+def _put_body(request: Any, **_: Any) -> None:
+    built = getattr(request, "context", {}).get(_AS_BUILT)
+    if built is None:
+        return
+    body, params, original = built
+    request.data = body
+    params.clear()
+    params.update(original)  # as the caller passed them, for after-call handlers
+
+
+def _stand_in(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What botocore still serializes and resolves the endpoint from: the table names, nothing else — for a
+    transaction each table once, in the order of first use (endpoint rules read whether the list of tables is set
+    and its first one; a JMESPath walk over 100 items per request cost more than the rest of the stand-in)."""
+    if operation == "TransactWriteItems":
+        tables: dict[Any, str] = {}
+        for entry in params.get("TransactItems", []):
+            for action, body in entry.items():
+                tables.setdefault(body.get("TableName"), action)
+        return {"TransactItems": [{action: {"TableName": table}} for table, action in tables.items()]}
+    if operation == "BatchWriteItem":
+        return {"RequestItems": dict.fromkeys(params.get("RequestItems", {}), [])}
+    return {"TableName": params.get("TableName")}
 
 
 # ---------------------------------------------------------------------------------------------- backoff

@@ -2,10 +2,14 @@
 
 The policy, per kind of entry:
 
-- **Subscriptions** of an account, for ``ttl_s`` (30 s) and only while the account's subscriptions version is
-  unchanged: every batch reads the versions of its accounts in one consistent BatchGetItem
-  (``AccountsRepository.subscriptions_versions``, one read unit per account) and re-reads an account whose version
-  moved. An amendment or a cancellation is therefore seen by the very next batch. The version is read *before*
+- **Subscriptions** of an account, while the account's subscriptions version is unchanged: every batch reads the
+  versions of its accounts in one consistent BatchGetItem (``AccountsRepository.subscriptions_versions``, one
+  read unit per account) and re-reads an account whose version moved. Every subscription write bumps that version
+  in the same transaction, so an amendment or a cancellation is seen by the very next batch, and an entry needs no
+  short expiry: it is dropped after ``subscriptions_ttl_s`` (10 min) only as a bound on anything written around
+  the repositories. (With the catalog's 30 s, every account of a steady stream was Queried — and its
+  subscriptions decoded — again every 30 s: a batch of 75 records over 75 such accounts took about twice the CPU
+  of one whose accounts were remembered.) The version is read *before*
   the subscriptions it is stored with, so an entry is never newer-versioned than its subscriptions.
 - **The catalog** (what rating reads of it, ``infra.catalog_view``), for ``ttl_s``. It carries no version the
   writes could be conditioned on, so it is trusted only for records that rate cleanly: a batch in which any record
@@ -52,8 +56,9 @@ class CatalogEntry:
 class WarmState:
     """One container's remembered reads (see the module docstring for the policy); thread-safe."""
 
-    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000):
+    def __init__(self, ttl_s: float = 30.0, max_entries: int = 100_000, subscriptions_ttl_s: float = 600.0):
         self.ttl_s = ttl_s
+        self.subscriptions_ttl_s = subscriptions_ttl_s
         self.max_entries = max_entries
         self.lock = threading.Lock()
         self.accounts: dict[tuple[str, str], AccountEntry] = {}
@@ -61,8 +66,8 @@ class WarmState:
         self.counters: dict[tuple[str, str], dict[str, CreditCounter]] = {}
         self.summaries: dict[tuple[str, str, str], UsageSummary] = {}
 
-    def fresh(self, read_at: float) -> bool:
-        return time.monotonic() - read_at < self.ttl_s
+    def fresh(self, read_at: float, ttl_s: float | None = None) -> bool:
+        return time.monotonic() - read_at < (self.ttl_s if ttl_s is None else ttl_s)
 
     def clear(self) -> None:
         with self.lock:
@@ -73,11 +78,11 @@ class WarmState:
 
     # ------------------------------------------------------------------------------------------ subscriptions
     def subscriptions(self, tenant: str, versions: Mapping[str, int | None]) -> dict[str, Subscriptions]:
-        """The remembered subscriptions of the accounts whose version is still ``versions[name]``, within the TTL."""
+        """The remembered subscriptions of the accounts whose version is still ``versions[name]``."""
         with self.lock:
             entries = {name: self.accounts.get((tenant, name)) for name in versions}
         return {name: e.subscriptions for name, e in entries.items()
-                if e is not None and self.fresh(e.read_at) and e.version == versions[name]}
+                if e is not None and self.fresh(e.read_at, self.subscriptions_ttl_s) and e.version == versions[name]}
 
     def keep_subscriptions(self, tenant: str, read: Mapping[str, Subscriptions],
                            versions: Mapping[str, int | None]) -> None:

@@ -3,6 +3,7 @@ checked, so these tests also pin what goes on the wire."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, DecimalException
 from enum import StrEnum
 from typing import Any
@@ -243,3 +244,188 @@ def test_a_wallet_plan_reads_its_own_reasons_wherever_its_items_sit() -> None:
     # WHEN the counter's condition failed THEN the wallet changed underneath
     assert plan.outcome(_cancelled([*mine, counter, ledger], ["None", "None", "ConditionalCheckFailed", "None"])) \
         == Outcome.WALLET_CHANGED
+
+
+def _parsed(client: Any, operation: str, body: dict[str, Any], raw: bool) -> dict[str, Any]:
+    """An answer as botocore parses it, with or without ``keep_items_raw``'s hook before the parse."""
+    from botocore.parsers import create_parser
+
+    from infra.dynamo_kit import _raw_items
+
+    model = client.meta.service_model.operation_model(operation)
+    response = {"status_code": 200, "headers": {}, "body": json.dumps(body).encode()}
+    customized: dict[str, Any] = {}
+    if raw:
+        _raw_items(response, customized, model)
+    parsed: dict[str, Any] = create_parser("json").parse(response, model.output_shape)
+    parsed.update(customized)
+    parsed.pop("ResponseMetadata", None)
+    return parsed
+
+
+ITEM = {"pk": {"S": "P#1"}, "n": {"N": "1.50"}, "flag": {"BOOL": True}, "none": {"NULL": True},
+        "data": {"M": {"list": {"L": [{"S": "a"}, {"N": "2"}, {"M": {}}]}, "ss": {"SS": ["x", "y"]},
+                       "ns": {"NS": ["1", "2"]}, "quote": {"S": 'say "B" \\ é'}}}}
+
+
+@pytest.mark.parametrize(("operation", "body"), [
+    ("Query", {"Items": [ITEM, _key(2)], "Count": 2, "ScannedCount": 2, "LastEvaluatedKey": _key(2)}),
+    ("Scan", {"Items": [ITEM], "Count": 1, "ScannedCount": 1}),
+    ("GetItem", {"Item": ITEM}),
+    ("GetItem", {}),
+    ("BatchGetItem", {"Responses": {"t": [ITEM], "u": []}, "UnprocessedKeys": {"t": {"Keys": [_key(3)]}}}),
+])
+def test_items_kept_raw_are_what_botocore_parses(client: Any, operation: str, body: dict[str, Any]) -> None:
+    # GIVEN an answer holding every kind of attribute value but binary WHEN its items are kept as the wire has them
+    # THEN the caller gets exactly what botocore's own parse gives
+    assert _parsed(client, operation, body, raw=True) == _parsed(client, operation, body, raw=False)
+
+
+def test_answers_that_may_hold_binary_values_are_left_to_botocore(client: Any) -> None:
+    # GIVEN an item with a binary value (base64 on the wire, bytes after botocore's parse)
+    body = {"Item": {"pk": {"S": "P"}, "blob": {"B": "aGk="}}}
+    # THEN it comes back as bytes, as before
+    assert _parsed(client, "GetItem", body, raw=True)["Item"]["blob"] == {"B": b"hi"}
+
+
+def test_clients_of_the_project_keep_items_raw() -> None:
+    from infra.dynamo import cached_client
+
+    client = cached_client("dynamodb", "us-east-1", "http://127.0.0.1:9")
+    response = {"status_code": 200, "headers": {}, "body": json.dumps({"Item": ITEM}).encode()}
+    customized: dict[str, Any] = {}
+    client.meta.events.emit("before-parse.dynamodb.GetItem", response_dict=response,
+                            customized_response_dict=customized,
+                            operation_model=client.meta.service_model.operation_model("GetItem"))
+    assert customized == {"Item": ITEM}
+
+
+def _sent(client: Any, operation: str, params: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+    """The body ``client`` sends for ``operation(**params)`` (answered here, not sent), and the parameters the
+    after-call handlers see."""
+    from botocore.awsrequest import AWSResponse
+
+    sent: list[bytes] = []
+    seen: list[dict[str, Any]] = []
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield b"{}"
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.body)
+        return AWSResponse(request.url, 200, {}, Raw())
+
+    def after(context: Any, **_: Any) -> None:
+        seen.append(context["params"])
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["params"] = params
+
+    client.meta.events.register("before-send.dynamodb", answer)
+    client.meta.events.register("before-parameter-build.dynamodb", keep)
+    client.meta.events.register("after-call.dynamodb", after)
+    getattr(client, {"TransactWriteItems": "transact_write_items", "PutItem": "put_item",
+                     "BatchWriteItem": "batch_write_item"}[operation])(**params)
+    return sent[0], seen[0]
+
+
+WRITES = [
+    ("TransactWriteItems", {"TransactItems": [
+        {"Put": {"TableName": "t", "Item": ITEM, "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {"TableName": "u", "Key": _key(1), "UpdateExpression": "SET #n = :v",
+                    "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":v": {"N": "2"}}}},
+        {"ConditionCheck": {"TableName": "t", "Key": _key(2), "ConditionExpression": "attribute_exists(pk)"}},
+        {"Delete": {"TableName": "t", "Key": _key(3)}}], "ClientRequestToken": "token"}),
+    ("PutItem", {"TableName": "t", "Item": ITEM, "ConditionExpression": "attribute_not_exists(pk)"}),
+    ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": ITEM}},
+                                               {"DeleteRequest": {"Key": _key(2)}}]}}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params"), WRITES)
+def test_writes_sent_as_built_send_what_botocore_would(operation: str, params: dict[str, Any]) -> None:
+    from botocore.config import Config
+
+    from infra.dynamo_kit import send_as_built
+
+    def writer(as_built: bool) -> Any:
+        made = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                            config=Config(parameter_validation=False))
+        if as_built:
+            send_as_built(made)
+        return made
+
+    # GIVEN the same write sent by a client that sends it as built and by botocore's own serializer
+    body, seen = _sent(writer(True), operation, json.loads(json.dumps(params)))
+    expected, _ = _sent(writer(False), operation, json.loads(json.dumps(params)))
+    # THEN the bodies are the same bytes, and handlers after the call see the parameters as they were passed
+    assert body == expected
+    assert seen == params
+
+
+def test_a_transaction_sent_as_built_gets_a_token_as_botocore_gives_it() -> None:
+    from botocore.config import Config
+
+    from infra.dynamo_kit import send_as_built
+
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                          config=Config(parameter_validation=False))
+    send_as_built(client)
+    transaction = {"TransactItems": [{"Put": {"TableName": "t", "Item": _key(1)}}]}
+    body, seen = _sent(client, "TransactWriteItems", transaction)
+    sent = json.loads(body)
+    assert sent["TransactItems"] == transaction["TransactItems"] and len(sent["ClientRequestToken"]) == 36
+    assert seen == {"TransactItems": [{"Put": {"TableName": "t", "Item": _key(1)}}]}
+
+
+def test_writes_json_cannot_encode_go_botocores_way() -> None:
+    from botocore.config import Config
+
+    from infra.dynamo_kit import send_as_built
+
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                          config=Config(parameter_validation=False))
+    send_as_built(client)
+    # GIVEN an item with a binary value (bytes: base64 on the wire)
+    body, _ = _sent(client, "PutItem", {"TableName": "t", "Item": {"pk": {"S": "P"}, "blob": {"B": b"hi"}}})
+    assert json.loads(body)["Item"]["blob"] == {"B": "aGk="}
+
+
+PLAIN = ["text", "", True, False, 0, -5, 10 ** 37, Decimal("1.50"), Decimal("-0"), Decimal("1E+3"),
+         Decimal("0.000001"), None, [1, "a", [None], (2, "b")], {"m": {"n": [Decimal("2.5"), {"b": True}]}, "e": {}},
+         {"x", "y"}, {1, 2}, b"bytes"]
+
+
+def _plain_numbers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: format(Decimal(v), "f") if k == "N" else _plain_numbers(v) for k, v in value.items()}
+    return [_plain_numbers(v) for v in value] if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize("value", PLAIN)
+def test_attribute_values_are_what_boto3s_serializers_make(value: Any) -> None:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    from infra.dynamo_kit import from_attribute, to_attribute
+
+    # GIVEN a plain value WHEN it becomes an AttributeValue and back THEN both ways agree with boto3's own
+    # (numbers in plain notation: "1000" where boto3 writes "1E+3", the same number to DynamoDB)
+    expected = TypeSerializer().serialize(value)
+    assert to_attribute(value) == _plain_numbers(expected)
+    back, boto3s = from_attribute(expected), TypeDeserializer().deserialize(expected)
+    assert back == boto3s and type(back) is type(boto3s)
+    assert repr(back) == repr(boto3s) or isinstance(value, bytes)  # Decimal('1.50') stays 1.50
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), 1.5, 10 ** 40,
+                                   Decimal("1.000000000000000000000000000000000000001")])
+def test_values_dynamodb_cannot_hold_are_refused_as_boto3_refuses_them(value: Any) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    from infra.dynamo_kit import to_attribute
+
+    with pytest.raises(Exception) as boto3s:
+        TypeSerializer().serialize(value)
+    with pytest.raises(type(boto3s.value)):
+        to_attribute(value)

@@ -18,11 +18,17 @@ def test_remembered_subscriptions_are_used_only_at_the_version_they_were_read_at
     assert warm.subscriptions("u", {"acme": 3}) == {}
 
 
-def test_remembered_subscriptions_and_catalog_expire_after_the_ttl() -> None:
-    # GIVEN a warm state whose entries expire at once
+def test_remembered_subscriptions_expire_only_after_their_own_ttl() -> None:
+    # GIVEN a warm state whose catalog entries expire at once
     warm = WarmState(ttl_s=0.0)
     warm.keep_subscriptions("t", {"acme": ()}, {"acme": 1})
-    # THEN nothing remembered is used, even at the same version
+    warm.keep_catalog("t", set(), set(), object())  # type: ignore[arg-type]
+    # THEN the catalog is not used, but subscriptions at an unchanged version still are (the version is the check)
+    assert warm.catalog("t", set(), set()) is None
+    assert warm.subscriptions("t", {"acme": 1}) == {"acme": ()}
+    # WHEN subscriptions expire at once too THEN nothing remembered is used, even at the same version
+    warm = WarmState(subscriptions_ttl_s=0.0)
+    warm.keep_subscriptions("t", {"acme": ()}, {"acme": 1})
     assert warm.subscriptions("t", {"acme": 1}) == {}
 
 
