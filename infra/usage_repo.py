@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -388,20 +390,76 @@ class UsageRepository(TableRepository):
 
 
 # ---------------------------------------------------------------------------------------------- composition
+#: How long a process trusts its copy of a tenant's units and resources for validating usage. A rejection the
+#: catalog decides never stands on it (``core.ingestion.CATALOG_CODES``: validated again on a fresh read), so the
+#: copy only delays the other way: a resource deactivated within this time may still take usage, which rating then
+#: judges on its own reads (its catalog copy lives as long: ``infra.warm_state``).
+CATALOG_WARM_S = 30.0
+
+
+@dataclasses.dataclass
+class _WarmCatalog:
+    read_at: float
+    units: dict[str, UnitOfMeasure]
+    resources: dict[str, UsageResource | None]  # None: read, and absent
+
+
+_WARM: dict[tuple[str, str], _WarmCatalog] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def forget_warm_catalogs() -> None:
+    with _WARM_LOCK:
+        _WARM.clear()
+
+
 class RepositoryCatalog:
-    """``core.ingestion.CatalogSource`` over the tenant's catalog repository (cached for its lifetime)."""
+    """``core.ingestion.CatalogSource`` over the tenant's catalog: the units and the resources asked for, kept warm
+    per process for ``warm_s`` (a recordUsage call then reads no catalog item), read afresh when asked — unless
+    this source read them itself within the last ``JUST_READ_S`` (the retry of the same call)."""
 
-    def __init__(self, repo: CatalogRepository):
+    JUST_READ_S = 1.0
+
+    def __init__(self, repo: CatalogRepository, warm_s: float = CATALOG_WARM_S):
         self.repo = repo
-        self._units: dict[str, UnitOfMeasure] | None = None
+        self.warm_s = warm_s
+        self._read: _WarmCatalog | None = None  # what this source last read from storage itself
 
-    def view(self, resource_codes: set[str]) -> CatalogView:
-        from core.usage_validation import CatalogView
-
-        if self._units is None:
-            self._units = {u.unit_code: u for u in self.repo.units_and_classes()[1]}
+    def view(self, resource_codes: set[str], fresh: bool = False) -> CatalogView:
         codes = sorted(c for c in resource_codes if c)
-        return CatalogView(self.repo.batch_get(UsageResource, codes) if codes else {}, self._units)
+        key = (self.repo.tenant, str(get_settings().catalog_table))
+        now = time.monotonic()
+        if fresh:
+            entry, ttl = self._read, self.JUST_READ_S
+        else:
+            with _WARM_LOCK:
+                entry = _WARM.get(key)
+            ttl = self.warm_s
+        if entry is None or now - entry.read_at >= ttl or not all(c in entry.resources for c in codes):
+            entry = self._read_now(key, codes, now, CatalogRepository(self.repo.tenant) if fresh else self.repo)
+        return _view(entry, codes)
+
+    def _read_now(self, key: tuple[str, str], codes: list[str], now: float, repo: CatalogRepository) -> _WarmCatalog:
+        units = {u.unit_code: u for u in repo.units_and_classes()[1]}
+        found = repo.batch_get(UsageResource, codes) if codes else {}
+        self._read = read = _WarmCatalog(now, units, {c: found.get(c) for c in codes})
+        with _WARM_LOCK:
+            warm = _WARM.get(key)
+            if warm is not None and now - warm.read_at < self.warm_s and warm.units == units:
+                # the resources read earlier stay, until the older read expires
+                merged = _WarmCatalog(warm.read_at, units, {**warm.resources, **read.resources})
+            else:
+                merged = read
+            if len(_WARM) > 1_000:
+                _WARM.clear()
+            _WARM[key] = merged
+        return read
+
+
+def _view(entry: _WarmCatalog, codes: list[str]) -> CatalogView:
+    from core.usage_validation import CatalogView
+
+    return CatalogView({c: r for c in codes if (r := entry.resources[c]) is not None}, entry.units)
 
 
 def period_gate(tenant: str) -> PeriodGate:
