@@ -63,7 +63,12 @@ class DirectClient:
         self.region = region
         self.credentials = credentials
         timeout = urllib3.Timeout(connect=CLIENT_CONFIG.connect_timeout, read=CLIENT_CONFIG.read_timeout)
-        self.pool = urllib3.PoolManager(maxsize=max_connections, timeout=timeout, retries=False, ca_certs=where())
+        tls: dict[str, Any] = {"ca_certs": where(), "cert_reqs": "CERT_REQUIRED"} if self.url.startswith("https:") \
+            else {}
+        # the endpoint's own pool: a PoolManager would parse the URL and look its pool up on every request
+        self.pool = urllib3.connection_from_url(self.url, maxsize=max_connections, timeout=timeout, retries=False,
+                                                **tls)
+        self.path = urllib3.util.parse_url(self.url).path or "/"
         self.user_agent = CLIENT_CONFIG.user_agent or "usage-backend"
 
     def put_item(self, **params: Any) -> dict[str, Any]:
@@ -78,8 +83,8 @@ class DirectClient:
             "Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + operation, "User-Agent": self.user_agent})
         SigV4Auth(frozen, "dynamodb", self.region).add_auth(request)
         try:
-            response = self.pool.urlopen("POST", self.url, body=body, headers=dict(request.headers.items()),
-                                         preload_content=True, redirect=False)
+            response = self.pool.urlopen("POST", self.path, body=body, headers=dict(request.headers.items()),
+                                         preload_content=True, redirect=False, assert_same_host=False)
         except urllib3.exceptions.ReadTimeoutError as exc:
             raise ReadTimeoutError(endpoint_url=self.url, error=exc) from exc
         except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:

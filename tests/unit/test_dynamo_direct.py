@@ -156,3 +156,14 @@ def test_behind_a_proxy_the_botocore_client_is_used(monkeypatch: pytest.MonkeyPa
     assert behind_proxy("https://dynamodb.us-east-1.amazonaws.com")
     monkeypatch.setenv("NO_PROXY", "amazonaws.com")
     assert not behind_proxy("https://dynamodb.us-east-1.amazonaws.com")
+
+
+def test_an_https_endpoint_is_verified_against_botocores_ca_bundle() -> None:
+    from botocore.httpsession import where
+
+    from urllib3 import HTTPSConnectionPool
+
+    client = DirectClient("https://dynamodb.eu-west-1.amazonaws.com", "eu-west-1", static())
+    pool = client.pool
+    assert isinstance(pool, HTTPSConnectionPool) and pool.host == "dynamodb.eu-west-1.amazonaws.com"
+    assert pool.ca_certs == where() and pool.cert_reqs == "CERT_REQUIRED"
