@@ -167,6 +167,23 @@ def _dimension(value: Any) -> Any:
     return value
 
 
+_PUT_POOLS: dict[int, ThreadPoolExecutor] = {}
+_PUT_POOLS_LOCK = threading.Lock()
+
+
+def _put_pool(threads: int) -> ThreadPoolExecutor:
+    """The process's threads for inserts, shared by every call: concurrent calls (uvicorn, `make serve`) queue their
+    PutItems on the same ``threads`` instead of each starting its own (thread starts, and many more threads taking
+    turns at the GIL, cost more CPU than the requests themselves on small calls)."""
+    pool = _PUT_POOLS.get(threads)
+    if pool is None:
+        with _PUT_POOLS_LOCK:
+            pool = _PUT_POOLS.get(threads)
+            if pool is None:
+                pool = _PUT_POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=f"usage-put-{threads}")
+    return pool
+
+
 # ---------------------------------------------------------------------------------------------- repository
 class UsageRepository(TableRepository):
     """One tenant's usage records (``core.ingestion.UsageStore``, and rating's ``RecordStore``)."""
@@ -241,8 +258,7 @@ class UsageRepository(TableRepository):
         if len(entries) <= 1 or self.put_threads <= 1:
             results = [self._insert_one(entry) for entry in entries]
         else:
-            with ThreadPoolExecutor(max_workers=min(self.put_threads, len(entries))) as pool:
-                results = list(pool.map(self._insert_one, entries))
+            results = list(_put_pool(self.put_threads).map(self._insert_one, entries))
         for found in results:
             if found is not None:
                 existing[found.id] = found
