@@ -4,6 +4,8 @@ raise for DynamoDB's answers, throttling and lost connections retried by the ins
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ class Script:
     def __init__(self) -> None:
         self.answers: list[Any] = []
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.raw: list[tuple[str, str, list[tuple[str, str]], bytes]] = []  # method, path, headers, body
 
 
 @pytest.fixture
@@ -43,6 +46,7 @@ def server() -> Iterator[tuple[str, Script]]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             script.requests.append((dict(self.headers.items()), json.loads(body)))
+            script.raw.append((self.command, self.path, list(self.headers.items()), body))
             answer = script.answers.pop(0) if script.answers else (200, {})
             if answer == "drop":
                 self.close_connection = True
@@ -90,6 +94,33 @@ def test_a_put_is_dynamodbs_json_request_signed_with_sigv4(server: tuple[str, Sc
     assert "/eu-west-1/dynamodb/aws4_request" in headers["Authorization"]
     assert headers["X-Amz-Security-Token"] == "token-1"
     assert seen == [("PutItem", 200)]
+
+
+def sigv4_valid(method: str, path: str, headers: list[tuple[str, str]], body: bytes, secret: str) -> bool:
+    """Signature Version 4 checked as AWS checks it (written from the specification, not with botocore)."""
+    by_name = {name.lower(): value for name, value in headers}
+    algorithm, _, fields = by_name["authorization"].partition(" ")
+    parts = dict(part.strip().split("=", 1) for part in fields.split(","))
+    signed = parts["SignedHeaders"].split(";")
+    canonical = "\n".join([method, path, "", *(f"{h}:{' '.join(by_name[h].split())}" for h in signed), "",
+                           parts["SignedHeaders"], hashlib.sha256(body).hexdigest()])
+    scope = parts["Credential"].split("/", 1)[1]
+    day, region, service, _ = scope.split("/")
+    to_sign = "\n".join([algorithm, by_name["x-amz-date"], scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = f"AWS4{secret}".encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return {"host", "x-amz-date", "x-amz-target"} <= set(signed) and hmac.compare_digest(expected, parts["Signature"])
+
+
+def test_the_signature_is_valid_for_what_is_sent(server: tuple[str, Script]) -> None:
+    url, script = server
+    DirectClient(url, "eu-west-1", static()).put_item(TableName="usage", Item={"pk": {"S": "ä/ü"}})
+    method, path, headers, body = script.raw[0]
+    assert sigv4_valid(method, path, headers, body, "secret")
+    assert not sigv4_valid(method, path, headers, body + b" ", "secret")  # the check can fail
+    assert not sigv4_valid(method, path, headers, body, "other secret")
 
 
 def test_an_error_answer_is_botocores_client_error_with_the_rest_of_the_answer(server: tuple[str, Script]) -> None:
@@ -160,7 +191,6 @@ def test_behind_a_proxy_the_botocore_client_is_used(monkeypatch: pytest.MonkeyPa
 
 def test_an_https_endpoint_is_verified_against_botocores_ca_bundle() -> None:
     from botocore.httpsession import where
-
     from urllib3 import HTTPSConnectionPool
 
     client = DirectClient("https://dynamodb.eu-west-1.amazonaws.com", "eu-west-1", static())
