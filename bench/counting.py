@@ -2,7 +2,8 @@
 
 ``install()`` registers two handlers on every DynamoDB client the process makes (``infra.dynamo.CLIENT_HOOKS``):
 ``before-parameter-build`` keeps the call's own parameters in the request context, ``after-call`` reads the
-parsed answer and books
+parsed answer and books (the usage inserts, sent without botocore by ``infra.dynamo_direct``, are booked from its
+``AFTER_CALL`` hook the same way)
 
 - requests per operation and item writes per table (what the older benchmarks report);
 - **billed write request units** the way on-demand DynamoDB bills them (DynamoDB Local reports wrong
@@ -362,6 +363,19 @@ def _after_call(http_response: Any = None, parsed: Any = None, model: Any = None
         meter_cpu[0] += time.thread_time() - started
 
 
+def _direct_after_call(operation: str, params: dict[str, Any], answer: dict[str, Any], status: int) -> None:
+    """The same booking for a request sent by ``infra.dynamo_direct`` (usage inserts)."""
+    started = time.thread_time()
+    code = str(answer.get("__type", "")).rsplit("#", 1)[-1]
+    with _lock:
+        requests[operation] += 1
+        try:
+            _book(operation, params, answer, status < 300, code)
+        except Exception as exc:
+            unparsed[f"{operation}: {exc!r}"[:80]] += 1
+        meter_cpu[0] += time.thread_time() - started
+
+
 def _book(operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any], ok: bool, code: str) -> None:
     if operation in ("PutItem", "UpdateItem", "DeleteItem"):
         if not ok and code not in ("ConditionalCheckFailedException",):
@@ -436,7 +450,10 @@ def install() -> None:
     from infra import dynamo
 
     if not _installed:
+        from infra import dynamo_direct
+
         dynamo.CLIENT_HOOKS.append(register)
+        dynamo_direct.AFTER_CALL.append(_direct_after_call)
         _installed = True
     from infra.bootstrap import connect
 

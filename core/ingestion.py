@@ -26,10 +26,12 @@ from core.errors import DomainError, ErrorCode, ErrorDetail
 from core.usage import CorrectionKind, IngestOutcome, UsageRecord, UsageStatus, usage_record_id
 from core.usage_validation import (
     INPUT_NAMES,
+    BatchCheck,
     CatalogView,
     NothingClosed,
     PeriodGate,
     UsageInput,
+    Validated,
     period_check,
     validate,
 )
@@ -69,9 +71,16 @@ class UsageStore(Protocol):
 
 
 class CatalogSource(Protocol):
-    def view(self, resource_codes: set[str]) -> CatalogView:
-        """The resources among ``resource_codes`` that exist, and the tenant's units."""
+    def view(self, resource_codes: set[str], fresh: bool = False) -> CatalogView:
+        """The resources among ``resource_codes`` that exist, and the tenant's units: possibly as read a few
+        seconds ago (a warm copy), unless ``fresh`` — then as storage holds them now."""
         ...
+
+
+#: Rejections the catalog decides: they never stand on a warm copy of it — the records are validated again on a
+#: fresh read first, so a resource or unit created (or activated) a moment ago is never refused.
+CATALOG_CODES = frozenset({ErrorCode.UNKNOWN_RESOURCE, ErrorCode.INACTIVE_REFERENCE, ErrorCode.UNKNOWN_UNIT,
+                           ErrorCode.UNIT_NOT_IN_CLASS})
 
 
 @immutable
@@ -138,9 +147,7 @@ class Ingestion:
             raise DomainError(ErrorCode.MAX_LIMIT_EXCEEDED,
                               f"at most {MAX_RECORDS} usage records per call; this call has {len(inputs)}: split "
                               "it into several calls (nothing was recorded)", "records")
-        codes = {i.resource_code.strip() for i in inputs if isinstance(i.resource_code, str)}
-        validated = validate(self.tenant, inputs, self.catalog.view(codes), self.clock(),
-                             batch_checks=[period_check(self.gate)], sources=sources)
+        validated = self._validate(inputs, [period_check(self.gate)], sources)
         first_of: dict[str, int] = {}
         claims: list[UsageRecord] = []
         for index, result in enumerate(validated):
@@ -162,6 +169,19 @@ class Ingestion:
             else:
                 answers.append(IngestResult(index, key, IngestOutcome.ACCEPTED, record))
         return answers
+
+    def _validate(self, inputs: Sequence[UsageInput], batch_checks: Sequence[BatchCheck] = (),
+                  sources: Sequence[str | None] | None = None) -> list[Validated]:
+        """``validate`` against the catalog source's view; again on a fresh read when the view (possibly warm)
+        rejected a record for a reason the catalog decides (``CATALOG_CODES``)."""
+        codes = {i.resource_code.strip() for i in inputs if isinstance(i.resource_code, str)}
+        now = self.clock()
+        validated = validate(self.tenant, inputs, self.catalog.view(codes), now, batch_checks=batch_checks,
+                             sources=sources)
+        if any(e.code in CATALOG_CODES for result in validated for e in result.errors):
+            validated = validate(self.tenant, inputs, self.catalog.view(codes, fresh=True), now,
+                                 batch_checks=batch_checks, sources=sources)
+        return validated
 
     def get(self, record_id: str) -> UsageRecord | None:
         return self.store.get(record_id)
@@ -204,9 +224,7 @@ class Ingestion:
         values.update(changes, idempotency_key="amendment")  # the AMEND's own key is set below
         if "resource_code" in changes and "unit_code" not in changes:
             values["unit_code"] = None  # a new resource: its default unit unless one is given
-        raw = UsageInput(**values)
-        codes = {raw.resource_code.strip()} if isinstance(raw.resource_code, str) else set()
-        [checked] = validate(self.tenant, [raw], self.catalog.view(codes), self.clock())
+        [checked] = self._validate([UsageInput(**values)])
         if checked.record is None:
             raise DomainError.of(list(checked.errors))
         key = amend_key(original.id)

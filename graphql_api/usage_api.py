@@ -6,6 +6,7 @@ always the key's.
 """
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -54,6 +55,22 @@ class UsageRecordInput:
         from core.usage_validation import INPUT_NAMES, UsageInput  # validation runs with ingestion, not at import
 
         return UsageInput(**{name: getattr(self, name) for name in INPUT_NAMES})
+
+
+def _record_input(cls: type, value: Mapping[str, Any], context: Any) -> Any:
+    """Strawberry's ``from_input`` hook of UsageRecordInput: the record from graphql-core's coerced value in one
+    step. Every field is a scalar that graphql-core has already parsed (our DateTime and Decimal scalars, JSON,
+    strings), so Strawberry's own conversion — per field of each of up to 1,000 records: resolving its type,
+    converting its name, converting a leaf to itself — only renamed the fields, at ~0.1 ms of CPU per record."""
+    if not _INPUT_FIELDS:  # named as the schema names them
+        _INPUT_FIELDS.extend((context.config.name_converter.from_field(f), f.python_name) for f in _definition.fields)
+    return cls(**{python: value[name] for name, python in _INPUT_FIELDS if name in value})
+
+
+_definition = UsageRecordInput.__strawberry_definition__  # type: ignore[attr-defined]
+#: (GraphQL name, Python name) of every field of UsageRecordInput
+_INPUT_FIELDS: list[tuple[str, str]] = []
+_definition.from_input = _record_input
 
 
 @strawberry.input(description="New values for an amended record; omitted fields keep the original's value, null "

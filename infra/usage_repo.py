@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core.catalog import UnitOfMeasure, UsageResource
 from core.errors import Conflict
@@ -47,7 +50,7 @@ from core.usage import UsageRecord, UsageStatus
 from infra import keys
 from infra.catalog_repo import CatalogRepository
 from infra.codec import decode, encode, to_iso
-from infra.dynamo import bulk_writer_client
+from infra.dynamo_direct import direct_put_client
 from infra.dynamo_kit import (
     StoreError,
     TransactionCancelled,
@@ -165,6 +168,23 @@ def _dimension(value: Any) -> Any:
     return value
 
 
+_PUT_POOLS: dict[int, ThreadPoolExecutor] = {}
+_PUT_POOLS_LOCK = threading.Lock()
+
+
+def _put_pool(threads: int) -> ThreadPoolExecutor:
+    """The process's threads for inserts, shared by every call: concurrent calls (uvicorn, `make serve`) queue their
+    PutItems on the same ``threads`` instead of each starting its own (thread starts, and many more threads taking
+    turns at the GIL, cost more CPU than the requests themselves on small calls)."""
+    pool = _PUT_POOLS.get(threads)
+    if pool is None:
+        with _PUT_POOLS_LOCK:
+            pool = _PUT_POOLS.get(threads)
+            if pool is None:
+                pool = _PUT_POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix=f"usage-put-{threads}")
+    return pool
+
+
 # ---------------------------------------------------------------------------------------------- repository
 class UsageRepository(TableRepository):
     """One tenant's usage records (``core.ingestion.UsageStore``, and rating's ``RecordStore``)."""
@@ -181,9 +201,9 @@ class UsageRepository(TableRepository):
 
     @property
     def insert_client(self) -> Any:
-        """The client the inserts go through: the one given, else ``bulk_writer_client`` (no
-        client-side validation of the requests ``to_item`` builds)."""
-        return self._client if self._client is not None else bulk_writer_client()
+        """The client the inserts go through: the one given, else ``infra.dynamo_direct``'s PutItem sent straight
+        over HTTP (the same request as botocore's, for about half its CPU; retried here)."""
+        return self._client if self._client is not None else direct_put_client()
 
     # ------------------------------------------------------------------------------------------ reads
     def get(self, record_id: str) -> UsageRecord | None:
@@ -232,14 +252,13 @@ class UsageRepository(TableRepository):
         """Insert each record unless its id exists — one conditional PutItem each (``attribute_not_exists(pk)``,
         one write unit; a transactional Put costs two) on ``put_threads`` threads; returns the stored originals of
         the ids that existed. A failed condition returns the stored item: when it is exactly what this call
-        wrote (botocore retried a Put whose reply was lost), the record is ours and stays accepted."""
+        wrote (a Put sent again after its reply was lost), the record is ours and stays accepted."""
         entries = [(r, to_item(r)) for r in records]
         existing: dict[str, UsageRecord] = {}
         if len(entries) <= 1 or self.put_threads <= 1:
             results = [self._insert_one(entry) for entry in entries]
         else:
-            with ThreadPoolExecutor(max_workers=min(self.put_threads, len(entries))) as pool:
-                results = list(pool.map(self._insert_one, entries))
+            results = list(_put_pool(self.put_threads).map(self._insert_one, entries))
         for found in results:
             if found is not None:
                 existing[found.id] = found
@@ -254,6 +273,11 @@ class UsageRepository(TableRepository):
                 client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)",
                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
                 return None
+            except (BotoConnectionError, HTTPClientError):  # sent again: a Put of ours that got in is recognised
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                backoff(attempt)
+                continue
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code")
                 if code == "ConditionalCheckFailedException":
@@ -264,7 +288,7 @@ class UsageRepository(TableRepository):
                         if stored is None:
                             continue  # gone meanwhile (never, today): try again
                     if stored.get("body") == item["body"] and stored.get("gsi1sk") == item["gsi1sk"]:
-                        return None  # our own Put, retried by botocore after its reply was lost
+                        return None  # our own Put, sent again after its reply was lost
                     return record_from_item(stored)
                 if code not in RETRYABLE_PUT:
                     raise UsageStoreError(f"usage record '{record.id}' was refused by storage: {code} "
@@ -381,20 +405,76 @@ class UsageRepository(TableRepository):
 
 
 # ---------------------------------------------------------------------------------------------- composition
+#: How long a process trusts its copy of a tenant's units and resources for validating usage. A rejection the
+#: catalog decides never stands on it (``core.ingestion.CATALOG_CODES``: validated again on a fresh read), so the
+#: copy only delays the other way: a resource deactivated within this time may still take usage, which rating then
+#: judges on its own reads (its catalog copy lives as long: ``infra.warm_state``).
+CATALOG_WARM_S = 30.0
+
+
+@dataclasses.dataclass
+class _WarmCatalog:
+    read_at: float
+    units: dict[str, UnitOfMeasure]
+    resources: dict[str, UsageResource | None]  # None: read, and absent
+
+
+_WARM: dict[tuple[str, str], _WarmCatalog] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def forget_warm_catalogs() -> None:
+    with _WARM_LOCK:
+        _WARM.clear()
+
+
 class RepositoryCatalog:
-    """``core.ingestion.CatalogSource`` over the tenant's catalog repository (cached for its lifetime)."""
+    """``core.ingestion.CatalogSource`` over the tenant's catalog: the units and the resources asked for, kept warm
+    per process for ``warm_s`` (a recordUsage call then reads no catalog item), read afresh when asked — unless
+    this source read them itself within the last ``JUST_READ_S`` (the retry of the same call)."""
 
-    def __init__(self, repo: CatalogRepository):
+    JUST_READ_S = 1.0
+
+    def __init__(self, repo: CatalogRepository, warm_s: float = CATALOG_WARM_S):
         self.repo = repo
-        self._units: dict[str, UnitOfMeasure] | None = None
+        self.warm_s = warm_s
+        self._read: _WarmCatalog | None = None  # what this source last read from storage itself
 
-    def view(self, resource_codes: set[str]) -> CatalogView:
-        from core.usage_validation import CatalogView
-
-        if self._units is None:
-            self._units = {u.unit_code: u for u in self.repo.units_and_classes()[1]}
+    def view(self, resource_codes: set[str], fresh: bool = False) -> CatalogView:
         codes = sorted(c for c in resource_codes if c)
-        return CatalogView(self.repo.batch_get(UsageResource, codes) if codes else {}, self._units)
+        key = (self.repo.tenant, str(get_settings().catalog_table))
+        now = time.monotonic()
+        if fresh:
+            entry, ttl = self._read, self.JUST_READ_S
+        else:
+            with _WARM_LOCK:
+                entry = _WARM.get(key)
+            ttl = self.warm_s
+        if entry is None or now - entry.read_at >= ttl or not all(c in entry.resources for c in codes):
+            entry = self._read_now(key, codes, now, CatalogRepository(self.repo.tenant) if fresh else self.repo)
+        return _view(entry, codes)
+
+    def _read_now(self, key: tuple[str, str], codes: list[str], now: float, repo: CatalogRepository) -> _WarmCatalog:
+        units = {u.unit_code: u for u in repo.units_and_classes()[1]}
+        found = repo.batch_get(UsageResource, codes) if codes else {}
+        self._read = read = _WarmCatalog(now, units, {c: found.get(c) for c in codes})
+        with _WARM_LOCK:
+            warm = _WARM.get(key)
+            if warm is not None and now - warm.read_at < self.warm_s and warm.units == units:
+                # the resources read earlier stay, until the older read expires
+                merged = _WarmCatalog(warm.read_at, units, {**warm.resources, **read.resources})
+            else:
+                merged = read
+            if len(_WARM) > 1_000:
+                _WARM.clear()
+            _WARM[key] = merged
+        return read
+
+
+def _view(entry: _WarmCatalog, codes: list[str]) -> CatalogView:
+    from core.usage_validation import CatalogView
+
+    return CatalogView({c: r for c in codes if (r := entry.resources[c]) is not None}, entry.units)
 
 
 def period_gate(tenant: str) -> PeriodGate:

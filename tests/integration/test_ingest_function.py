@@ -24,7 +24,7 @@ import pytest
 from core.usage import usage_record_id
 from functions.ingest import handler as ingest
 from functions.ingest.__main__ import main as ingest_command
-from infra.dynamo import bulk_writer_client
+from infra import dynamo_direct
 from infra.settings import get_settings
 from infra.usage_repo import UsageRepository
 from local.lambda_context import LocalLambdaContext
@@ -203,20 +203,19 @@ def test_a_large_file_is_streamed_and_written_in_batches(s3: Any, tenant_catalog
     key = f"incoming/{tenant}/big.csv"
     etag = put(s3, key, body)
     watched = WatchedS3(s3)
-    dynamodb = bulk_writer_client()  # the client usage inserts go through
     writes: list[tuple[int, int]] = []  # (items in the call, body bytes read when it was made)
 
-    def count(params: dict[str, Any], **_: Any) -> None:
-        if params["Item"]["pk"]["S"].startswith(f"T#{tenant}#"):
+    def count(operation: str, params: dict[str, Any], answer: Any, status: int) -> None:
+        if operation == "PutItem" and params["Item"]["pk"]["S"].startswith(f"T#{tenant}#"):
             writes.append((1, watched.bodies[0].read_bytes))
 
-    dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", count)
+    dynamo_direct.AFTER_CALL.append(count)  # usage inserts go through infra.dynamo_direct
     try:
         started = time.perf_counter()
         result = ingest.process_object(watched, "usage-files-test", key, etag, get_settings())
         elapsed = time.perf_counter() - started
     finally:
-        dynamodb.meta.events.unregister("before-parameter-build.dynamodb.PutItem", count)
+        dynamo_direct.AFTER_CALL.remove(count)
     # THEN every row is ingested, one conditional PutItem per record
     assert (result["rows"], result["accepted"]) == (rows, rows)
     assert sum(n for n, _ in writes) == rows

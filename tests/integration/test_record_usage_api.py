@@ -371,3 +371,44 @@ def test_a_value_that_is_not_a_decimal_at_all_rejects_only_its_record(catalog: A
     assert outcomes["t-3"][0] == "REJECTED" and outcomes["t-3"][1][0][0] == "INVALID_VALUE"
     assert catalog(GET, {"id": _gid(catalog.tenant, "t-1")})["usageRecord"] is not None
     assert catalog(GET, {"id": _gid(catalog.tenant, "t-2")})["usageRecord"] is None
+
+
+def test_a_warm_catalog_is_read_once_and_never_refuses_a_resource_created_a_moment_ago(
+        catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.catalog import RecordStatus, ResourceCategory, UsageResource
+    from core.catalog.service import CatalogService
+    from infra.catalog_repo import CatalogRepository
+    from infra.usage_repo import RepositoryCatalog
+
+    api = catalog
+    reads: list[list[str]] = []  # the resources of each catalog read of ingestion
+    read_now = RepositoryCatalog._read_now
+
+    def counted(self: RepositoryCatalog, key: Any, codes: list[str], *args: Any) -> Any:
+        reads.append(codes)
+        return read_now(self, key, codes, *args)
+
+    monkeypatch.setattr(RepositoryCatalog, "_read_now", counted)
+    # GIVEN a call that read the catalog
+    assert record_usage(api, [rec("w1")])["accepted"] == 1
+    # WHEN the next calls ask for the same resource
+    assert record_usage(api, [rec("w2")])["accepted"] == 1
+    assert record_usage(api, [rec("w3", resourceCode="TEXTS", unitCode="EA", quantity="2")])["accepted"] == 1
+    # THEN they are validated on the process's warm copy: read by the first call, and for the resource it did not
+    # hold yet by the third
+    assert reads == [["DATA"], ["TEXTS"]]
+    # GIVEN usage for a resource that does not exist: refused, on one read (the warm copy did not hold it)
+    answer = record_usage(api, [rec("w4", resourceCode="CALLS", unitCode="EA", quantity="1"), rec("w5")])
+    assert (answer["accepted"], answer["rejected"]) == (1, 1)
+    assert answer["results"][0]["errors"][0]["code"] == "UNKNOWN_RESOURCE"
+    assert reads[2:] == [["CALLS", "DATA"]]
+    # WHEN the resource is created, and usage for it arrives at once while the warm copy says it does not exist
+    CatalogService(CatalogRepository(api.tenant)).create(
+        UsageResource("CALLS", "Calls", ResourceCategory.USAGE, "COUNT", "EA", status=RecordStatus.ACTIVE))
+    answer = record_usage(api, [rec("w6", resourceCode="CALLS", unitCode="EA", quantity="1"), rec("w7")])
+    # THEN the catalog is read afresh before anything is refused: both are ACCEPTED
+    assert answer["accepted"] == 2, answer
+    assert reads[3:] == [["CALLS", "DATA"]]
+    # AND from then on the warm copy holds it
+    assert record_usage(api, [rec("w8", resourceCode="CALLS", unitCode="EA", quantity="1")])["accepted"] == 1
+    assert len(reads) == 4

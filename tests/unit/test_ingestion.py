@@ -60,7 +60,7 @@ class MemoryStore:
 
 
 class FixedCatalog:
-    def view(self, resource_codes: set[str]) -> CatalogView:
+    def view(self, resource_codes: set[str], fresh: bool = False) -> CatalogView:
         return CATALOG
 
 
@@ -251,3 +251,33 @@ def test_ingestion_uses_the_clock_and_tags_sources(store: MemoryStore) -> None:
     [r] = ingestion.record([UsageInput(idempotency_key="a", account_external_id="x", resource_code="TEXTS",
                                        quantity="1", start_time="2026-07-31T00:00:00Z")], sources=["file#L2"])
     assert r.record is not None and r.record.received_at == later and r.record.source == "file#L2"
+
+
+class WarmCatalog:
+    """A source whose warm copy predates TEXTS; a fresh read sees it."""
+
+    def __init__(self) -> None:
+        self.asked: list[bool] = []
+
+    def view(self, resource_codes: set[str], fresh: bool = False) -> CatalogView:
+        self.asked.append(fresh)
+        if fresh:
+            return CATALOG
+        return CatalogView({k: v for k, v in CATALOG.resources.items() if k != "TEXTS"}, CATALOG.units)
+
+
+def test_a_rejection_the_catalog_decides_never_stands_on_a_warm_copy(store: MemoryStore) -> None:
+    catalog = WarmCatalog()
+    ingestion = Ingestion(TENANT, store, catalog, clock=lambda: NOW)
+    # WHEN every record is fine on the warm copy, it is all that is read
+    assert outcomes(ingestion.record([usage(idempotency_key="a")])) == ["ACCEPTED"]
+    assert catalog.asked == [False]
+    # WHEN the warm copy does not know a resource, the call is validated again on a fresh read
+    catalog.asked.clear()
+    results = ingestion.record([usage(idempotency_key="b", resource_code="TEXTS", unit_code="EA"),
+                                usage(idempotency_key="c", quantity="-1")])
+    assert outcomes(results) == ["ACCEPTED", "REJECTED"] and catalog.asked == [False, True]
+    # AND a rejection the catalog does not decide costs no fresh read
+    catalog.asked.clear()
+    assert outcomes(ingestion.record([usage(idempotency_key="d", quantity="-1")])) == ["REJECTED"]
+    assert catalog.asked == [False]

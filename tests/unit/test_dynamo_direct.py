@@ -1,0 +1,199 @@
+"""The PutItem sent without botocore (infra/dynamo_direct.py), against a scripted HTTP server: what botocore would
+raise for DynamoDB's answers, throttling and lost connections retried by the insert, credentials refreshed."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials, RefreshableCredentials
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+from infra import dynamo_direct
+from infra.dynamo_direct import DirectClient, behind_proxy
+from infra.usage_repo import UsageRepository, to_item
+from tests.unit.test_usage_item import new_record
+
+CCF = "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
+THROTTLED = "com.amazonaws.dynamodb.v20120810#ThrottlingException"
+
+
+class Script:
+    """What the server answers, one entry per request: (status, body) or "drop" (close without answering)."""
+
+    def __init__(self) -> None:
+        self.answers: list[Any] = []
+        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.raw: list[tuple[str, str, list[tuple[str, str]], bytes]] = []  # method, path, headers, body
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            script.requests.append((dict(self.headers.items()), json.loads(body)))
+            script.raw.append((self.command, self.path, list(self.headers.items()), body))
+            answer = script.answers.pop(0) if script.answers else (200, {})
+            if answer == "drop":
+                self.close_connection = True
+                self.connection.close()
+                return
+            status, payload = answer
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def static() -> Credentials:
+    return Credentials("AKIDEXAMPLE", "secret", "token-1")
+
+
+def test_a_put_is_dynamodbs_json_request_signed_with_sigv4(server: tuple[str, Script]) -> None:
+    url, script = server
+    client = DirectClient(url, "eu-west-1", static())
+    seen: list[tuple[str, int]] = []
+    dynamo_direct.AFTER_CALL.append(lambda operation, params, answer, status: seen.append((operation, status)))
+    try:
+        assert client.put_item(TableName="usage", Item={"pk": {"S": "a"}}) == {}
+    finally:
+        dynamo_direct.AFTER_CALL.pop()
+    headers, body = script.requests[0]
+    assert body == {"TableName": "usage", "Item": {"pk": {"S": "a"}}}
+    assert headers["X-Amz-Target"] == "DynamoDB_20120810.PutItem"
+    assert headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/dynamodb/aws4_request" in headers["Authorization"]
+    assert headers["X-Amz-Security-Token"] == "token-1"
+    assert seen == [("PutItem", 200)]
+
+
+def sigv4_valid(method: str, path: str, headers: list[tuple[str, str]], body: bytes, secret: str) -> bool:
+    """Signature Version 4 checked as AWS checks it (written from the specification, not with botocore)."""
+    by_name = {name.lower(): value for name, value in headers}
+    algorithm, _, fields = by_name["authorization"].partition(" ")
+    parts = dict(part.strip().split("=", 1) for part in fields.split(","))
+    signed = parts["SignedHeaders"].split(";")
+    canonical = "\n".join([method, path, "", *(f"{h}:{' '.join(by_name[h].split())}" for h in signed), "",
+                           parts["SignedHeaders"], hashlib.sha256(body).hexdigest()])
+    scope = parts["Credential"].split("/", 1)[1]
+    day, region, service, _ = scope.split("/")
+    to_sign = "\n".join([algorithm, by_name["x-amz-date"], scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = f"AWS4{secret}".encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return {"host", "x-amz-date", "x-amz-target"} <= set(signed) and hmac.compare_digest(expected, parts["Signature"])
+
+
+def test_the_signature_is_valid_for_what_is_sent(server: tuple[str, Script]) -> None:
+    url, script = server
+    DirectClient(url, "eu-west-1", static()).put_item(TableName="usage", Item={"pk": {"S": "ä/ü"}})
+    method, path, headers, body = script.raw[0]
+    assert sigv4_valid(method, path, headers, body, "secret")
+    assert not sigv4_valid(method, path, headers, body + b" ", "secret")  # the check can fail
+    assert not sigv4_valid(method, path, headers, body, "other secret")
+
+
+def test_an_error_answer_is_botocores_client_error_with_the_rest_of_the_answer(server: tuple[str, Script]) -> None:
+    url, script = server
+    stored = {"pk": {"S": "a"}, "body": {"S": "{}"}}
+    script.answers = [(400, {"__type": CCF, "message": "The conditional request failed", "Item": stored}),
+                      (500, {})]
+    client = DirectClient(url, "us-east-1", static())
+    with pytest.raises(ClientError) as failed:
+        client.put_item(TableName="usage", Item={"pk": {"S": "a"}})
+    assert failed.value.response["Error"] == {"Code": "ConditionalCheckFailedException",
+                                              "Message": "The conditional request failed"}
+    assert failed.value.response["Item"] == stored
+    assert failed.value.operation_name == "PutItem"
+    with pytest.raises(ClientError) as broken:
+        client.put_item(TableName="usage", Item={"pk": {"S": "a"}})
+    assert broken.value.response["Error"]["Code"] == "InternalServerError"
+
+
+def test_the_insert_retries_throttling_and_lost_connections_and_keeps_its_own_put(server: tuple[str, Script]
+                                                                                   ) -> None:
+    url, script = server
+    record = new_record()
+    ours = to_item(record)
+    # throttled, then the connection drops (the Put may have got in), then the store says the item exists: it is
+    # exactly the item this insert sent, so the record stays accepted
+    script.answers = [(400, {"__type": THROTTLED, "message": "slow down"}), "drop",
+                      (400, {"__type": CCF, "message": "exists", "Item": ours})]
+    repo = UsageRepository("demo", client=DirectClient(url, "us-east-1", static()), table="usage")
+    assert repo.insert_new([record]) == {}
+    assert len(script.requests) == 3 and all(body["Item"] == ours for _, body in script.requests)
+    # WHEN another record holds the id, it is answered as the original
+    original = dataclasses.replace(record, quantity=Decimal(1))
+    script.answers = [(400, {"__type": CCF, "message": "exists", "Item": to_item(original)})]
+    assert repo.insert_new([record]) == {record.id: original}
+
+
+def test_a_store_that_cannot_be_reached_is_botocores_connection_error() -> None:
+    client = DirectClient("http://127.0.0.1:9", "us-east-1", static())  # the discard port: nothing listens
+    with pytest.raises((EndpointConnectionError, ConnectionClosedError)):
+        client.put_item(TableName="usage", Item={"pk": {"S": "a"}})
+
+
+def test_refreshable_credentials_are_refreshed_before_they_expire(server: tuple[str, Script]) -> None:
+    url, script = server
+    issued = iter(["AKIDFIRST", "AKIDSECOND"])
+
+    def refresh() -> dict[str, str]:
+        # the first set is about to expire (within botocore's refresh window); the second lasts
+        key = next(issued)
+        expiry = datetime.now(UTC) + (timedelta(seconds=30) if key == "AKIDFIRST" else timedelta(hours=1))
+        return {"access_key": key, "secret_key": "s", "token": "t", "expiry_time": expiry.isoformat()}
+
+    credentials = RefreshableCredentials.create_from_metadata(refresh(), refresh, "test")
+    client = DirectClient(url, "us-east-1", credentials)
+    client.put_item(TableName="usage", Item={"pk": {"S": "a"}})
+    assert "Credential=AKIDSECOND/" in script.requests[0][0]["Authorization"]
+
+
+def test_behind_a_proxy_the_botocore_client_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert behind_proxy("https://dynamodb.us-east-1.amazonaws.com")
+    monkeypatch.setenv("NO_PROXY", "amazonaws.com")
+    assert not behind_proxy("https://dynamodb.us-east-1.amazonaws.com")
+
+
+def test_an_https_endpoint_is_verified_against_botocores_ca_bundle() -> None:
+    from botocore.httpsession import where
+    from urllib3 import HTTPSConnectionPool
+
+    client = DirectClient("https://dynamodb.eu-west-1.amazonaws.com", "eu-west-1", static())
+    pool = client.pool
+    assert isinstance(pool, HTTPSConnectionPool) and pool.host == "dynamodb.eu-west-1.amazonaws.com"
+    assert pool.ca_certs == where() and pool.cert_reqs == "CERT_REQUIRED"
