@@ -5,12 +5,20 @@ ranges, tier values, rollover caps. Each adds its problems to a ``Collector`` un
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from core.bounds import MAX_NAME, DecimalKind, check_decimal, check_text, quote
-from core.catalog import CODE_PATTERN, RateTier, ResourceCategory, UnitClassType, UsageModelType
+from core.catalog import (
+    CODE_PATTERN,
+    RateTier,
+    ResourceCategory,
+    UnitClassType,
+    UnitOfMeasure,
+    UnitOfMeasureClass,
+    UsageModelType,
+)
 from core.errors import Collector, ErrorCode
 from core.rating.model import RateTier as PricingTier
 from core.rating.tier_rules import validate_tiers
@@ -70,3 +78,15 @@ def check_rollover_quantity(errors: Collector, value: Decimal | None, field: str
 def camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(p.title() for p in rest)
+
+
+def check_class_units(errors: Collector, cls: UnitOfMeasureClass, units: Mapping[str, UnitOfMeasure]) -> None:
+    """A class's base and default units are among its ``units`` (by unit code), and the base unit converts at 1."""
+    if cls.base_unit_code not in units:
+        errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{cls.base_unit_code}' is not among the class's units",
+                   "baseUnitCode")
+    elif units[cls.base_unit_code].conversion_factor != 1:
+        errors.add(ErrorCode.INVALID_VALUE, "the base unit's conversion factor must be 1", "baseUnitCode")
+    if cls.default_unit_code not in units:
+        errors.add(ErrorCode.UNIT_NOT_IN_CLASS,
+                   f"default unit '{cls.default_unit_code}' is not among the class's units", "defaultUnitCode")

@@ -34,6 +34,7 @@ from core.catalog.checks import (
     CATEGORY_FOR_CLASS,
     COMMITMENT_TYPES,
     camel,
+    check_class_units,
     check_code,
     check_name,
     check_range,
@@ -86,14 +87,7 @@ class RecordRules:
         check_name(errors, c.name)
         units = {u.unit_code: u for u in self.store.units_of_class(c.code)}
         if units:
-            if c.base_unit_code not in units:
-                errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{c.base_unit_code}' is not in the class",
-                           "baseUnitCode")
-            elif units[c.base_unit_code].conversion_factor != 1:
-                errors.add(ErrorCode.INVALID_VALUE, "the base unit's conversion factor must be 1", "baseUnitCode")
-            if c.default_unit_code not in units:
-                errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"default unit '{c.default_unit_code}' is not in the class",
-                           "defaultUnitCode")
+            check_class_units(errors, c, units)
 
     def _check_UnitOfMeasure(self, errors: Collector, u: UnitOfMeasure) -> None:
         check_code(errors, u.unit_code, "unitCode")

@@ -40,7 +40,7 @@ from core.catalog import (
     UsageResource,
     ValidityUnit,
 )
-from core.catalog.checks import check_code, check_name
+from core.catalog.checks import check_class_units, check_code, check_name
 from core.catalog.references import ensure_no_dependents, ensure_references_active
 from core.catalog.rules import RecordRules
 from core.catalog.store import CatalogStore, Ids
@@ -96,15 +96,7 @@ class CatalogService:
                 errors.add(ErrorCode.DUPLICATE_CODE, f"unit '{unit.unit_code}' already exists", f"units.{index}")
             check_name(errors, unit.name, f"units.{index}.name")
             check_decimal(errors, unit.conversion_factor, DecimalKind.FACTOR, f"units.{index}.conversionFactor")
-        by_code = {u.unit_code: u for u in units}
-        if cls.base_unit_code not in by_code:
-            errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"base unit '{cls.base_unit_code}' is not among the units",
-                       "baseUnitCode")
-        elif by_code[cls.base_unit_code].conversion_factor != 1:
-            errors.add(ErrorCode.INVALID_VALUE, "the base unit's conversion factor must be 1", "baseUnitCode")
-        if cls.default_unit_code not in by_code:
-            errors.add(ErrorCode.UNIT_NOT_IN_CLASS, f"default unit '{cls.default_unit_code}' is not among the units",
-                       "defaultUnitCode")
+        check_class_units(errors, cls, {u.unit_code: u for u in units})
         errors.raise_if_any()
         self.store.insert(cls)
         for unit in units:
