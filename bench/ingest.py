@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -39,23 +40,35 @@ RECORD = """mutation($records: [UsageRecordInput!]!) { recordUsage(records: $rec
 
 
 class WriteCounter:
-    """DynamoDB requests and item writes of some clients, from botocore's before-parameter-build event."""
+    """DynamoDB requests and item writes of some clients, from botocore's before-parameter-build event, and of the
+    usage inserts ``infra.dynamo_direct`` sends without botocore, from its ``AFTER_CALL`` hook."""
 
     def __init__(self, *clients: Any):
         self.clients = clients
         self.requests: Counter[str] = Counter()
         self.items = 0
+        from infra import dynamo_direct  # the store is chosen before infra is imported
+
+        self._lock = threading.Lock()
         for client in clients:
             client.meta.events.register("before-parameter-build.dynamodb", self._count)
+        dynamo_direct.AFTER_CALL.append(self._direct)
 
     def _count(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.requests[model.name] += 1
-        if model.name in ("PutItem", "UpdateItem", "DeleteItem"):
-            self.items += 1
-        elif model.name == "BatchWriteItem":
-            self.items += sum(len(v) for v in params.get("RequestItems", {}).values())
-        elif model.name == "TransactWriteItems":
-            self.items += len(params.get("TransactItems", []))
+        self._add(model.name, params)
+
+    def _direct(self, operation: str, params: dict[str, Any], answer: dict[str, Any], status: int) -> None:
+        self._add(operation, params)
+
+    def _add(self, operation: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests[operation] += 1
+            if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+                self.items += 1
+            elif operation == "BatchWriteItem":
+                self.items += sum(len(v) for v in params.get("RequestItems", {}).values())
+            elif operation == "TransactWriteItems":
+                self.items += len(params.get("TransactItems", []))
 
     def reset(self) -> None:
         self.requests.clear()
@@ -64,6 +77,9 @@ class WriteCounter:
     def close(self) -> None:
         for client in self.clients:
             client.meta.events.unregister("before-parameter-build.dynamodb", self._count)
+        from infra import dynamo_direct
+
+        dynamo_direct.AFTER_CALL.remove(self._direct)
 
 
 def _unit() -> Any:
