@@ -423,11 +423,6 @@ _WARM: dict[tuple[str, str], _WarmCatalog] = {}
 _WARM_LOCK = threading.Lock()
 
 
-def forget_warm_catalogs() -> None:
-    with _WARM_LOCK:
-        _WARM.clear()
-
-
 class RepositoryCatalog:
     """``core.ingestion.CatalogSource`` over the tenant's catalog: the units and the resources asked for, kept warm
     per process for ``warm_s`` (a recordUsage call then reads no catalog item), read afresh when asked — unless

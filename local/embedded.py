@@ -16,7 +16,7 @@ ReceiveMessage waits), so a request never holds the lock while waiting for anoth
 
 moto's TransactWriteItems costs one copy of each touched table per item of the transaction, so it slows down
 as tables grow: the test suite gives each test fresh tables on moto (``tests/conftest.py``), and `make serve`
-runs on Amazon DynamoDB Local unless ``USAGE_SERVE_STORE=moto`` (``local/serve.py``).
+runs on Amazon DynamoDB Local unless ``USAGE_LOCAL_STORE=moto`` (``local/serve.py``).
 """
 
 from __future__ import annotations
