@@ -7,7 +7,10 @@
   ``USAGE_BENCH_STEADY_S`` seconds (default 60; e.g. ``USAGE_BENCH_STEADY_S=15`` for a quick run), every event
   with its own timestamp, sent open-loop (a call goes out on time even while earlier ones are still being
   answered, up to ``SENDERS`` in flight); one event per call goes to a **probe** account whose summary the
-  driver polls over GraphQL (every ``PROBE_EVERY_S``), which is how a user sees an event arrive.
+  driver polls over GraphQL (every ``PROBE_EVERY_S``), which is how a user sees an event arrive. Before it,
+  every steady account (and the probe) uses each resource once (``steady_warmup_calls``, not measured): a
+  steady state has its period's summaries and wallet counters already, and warm rating containers;
+  ``USAGE_BENCH_STEADY_WARM=0`` measures from cold instead.
 
 ``USAGE_BENCH_WORKLOADS=steady`` (or ``burst``) runs one of them; ``USAGE_BENCH_PROFILE_RATE=/tmp/rate.prof``
 writes cProfile stats of the rate invocations (their own thread) when the run ends.
@@ -136,6 +139,19 @@ def steady_call(rng: random.Random, run: str, number: int) -> list[dict[str, Any
     call.append({"idempotencyKey": f"{run}-p{number}", "accountExternalId": PROBE, "resourceCode": "TEXTS",
                  "quantity": "1", "startTime": call[0]["startTime"], "endTime": call[0]["endTime"]})
     return call
+
+
+def steady_warmup_calls(run: str) -> list[list[dict[str, Any]]]:
+    """One event of every resource for every steady account and the probe, an hour ago, in calls of 300."""
+    from bench.pipeline import iso
+
+    now = datetime.now(UTC)
+    at = iso(max(now - timedelta(hours=1), now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)))
+    events = [{"idempotencyKey": f"{run}-{account}-{resource}", "accountExternalId": account,
+               "resourceCode": resource, "quantity": quantity, "startTime": at, "endTime": at}
+              for account in [*(f"s{i:03d}" for i in range(STEADY_ACCOUNTS)), PROBE]
+              for resource, quantity in (("TEXTS", "1"), ("DATA", "0.01"), ("MINUTES", "1"))]
+    return [events[i:i + 300] for i in range(0, len(events), 300)]
 
 
 class Http:
@@ -334,6 +350,14 @@ def run() -> None:
             show(figures("burst", len(sent), sent, meters.stop(started), started["at"]))
         if "steady" not in workloads:
             return
+
+        # the steady state of a billing period: each account has used each resource this period already (its
+        # summaries and wallet counters exist) and rating's containers are warm, as they are under steady traffic;
+        # without this a short run measures the first sight of 500 accounts (new summaries, index entries, cold
+        # reads) as if it were the steady cost (USAGE_BENCH_STEADY_WARM=0 measures from cold)
+        if os.environ.get("USAGE_BENCH_STEADY_WARM", "1") != "0":
+            for warm_call in steady_warmup_calls(f"warm-{run_id}"):
+                client.record(warm_call)
 
         # the cost of one probe poll, to leave out of the steady figures
         rate_proc("drain", 300)

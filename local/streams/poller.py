@@ -15,6 +15,9 @@ from local.streams.shards import Shard, ShardReader
 
 logger = logging.getLogger(__name__)
 
+# With no batching window Lambda polls a shard about four times a second ("a base rate of 4 times per second").
+LAMBDA_POLL_INTERVAL_S = 0.25
+
 
 class StreamPoller:
     """Delivers a table's stream records to `handler(event, context)` as a Lambda event source mapping does."""
@@ -171,7 +174,7 @@ class StreamPoller:
                 if error is not None:
                     self._failed_pass, self._last_error = number, error
                 self._progress.notify_all()
-            self._wake.wait(max(self.batching_window_s, 0.05))
+            self._wake.wait(self.batching_window_s or LAMBDA_POLL_INTERVAL_S)
             self._wake.clear()
 
     def _consume(self, shard: Shard, stop: threading.Event) -> int:
