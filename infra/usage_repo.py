@@ -36,7 +36,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -254,15 +254,41 @@ class UsageRepository(TableRepository):
         the ids that existed. A failed condition returns the stored item: when it is exactly what this call
         wrote (a Put sent again after its reply was lost), the record is ours and stays accepted."""
         entries = [(r, to_item(r)) for r in records]
-        existing: dict[str, UsageRecord] = {}
-        if len(entries) <= 1 or self.put_threads <= 1:
-            results = [self._insert_one(entry) for entry in entries]
+        workers = min(self.put_threads, len(entries))
+        if workers <= 1:
+            found = [self._insert_one(entry) for entry in entries]
         else:
-            results = list(_put_pool(self.put_threads).map(self._insert_one, entries))
-        for found in results:
-            if found is not None:
-                existing[found.id] = found
-        return existing
+            found = self._insert_on_threads(entries, workers)
+        return {record.id: record for record in found if record is not None}
+
+    def _insert_on_threads(self, entries: list[tuple[UsageRecord, dict[str, Any]]], workers: int
+                           ) -> list[UsageRecord | None]:
+        """``_insert_one`` of every entry, on ``workers`` tasks of the shared pool that each take the next entry
+        until none is left: a call waits for ``workers`` tasks, not for one future per record (a thread woken per
+        record, ~0.05 ms of CPU each at 16 threads). After a failure no entry is started; the first failure is
+        raised once every task has stopped."""
+        pending = iter(range(len(entries)))
+        taking = threading.Lock()
+        results: list[UsageRecord | None] = [None] * len(entries)
+        failed: list[BaseException] = []
+
+        def drain() -> None:
+            while not failed:
+                with taking:
+                    index = next(pending, None)
+                if index is None:
+                    return
+                try:
+                    results[index] = self._insert_one(entries[index])
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
+
+        tasks = [_put_pool(self.put_threads).submit(drain) for _ in range(workers)]
+        wait(tasks)
+        if failed:
+            raise failed[0]
+        return results
 
     def _insert_one(self, entry: tuple[UsageRecord, dict[str, Any]]) -> UsageRecord | None:
         """The stored original when the record's id exists, else None (inserted now)."""

@@ -9,6 +9,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -318,3 +319,44 @@ def test_an_answer_that_does_not_come_is_botocores_read_timeout(monkeypatch: pyt
         assert not client._idle
     finally:
         listener.close()
+
+
+class FakePuts:
+    """A client whose PutItem finds some ids taken (by another record) and refuses one id outright."""
+
+    def __init__(self, taken: dict[str, Any], refused: str | None = None):
+        self.taken, self.refused = taken, refused
+        self.sent: list[str] = []
+        self.threads: set[int] = set()
+        self.lock = threading.Lock()
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        pk = params["Item"]["pk"]["S"]
+        with self.lock:
+            self.sent.append(pk)
+            self.threads.add(threading.get_ident())
+        time.sleep(0.002)  # a round trip: the other threads take records meanwhile
+        if pk.endswith(f"#U#{self.refused}"):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "no"}}, "PutItem")
+        if pk in self.taken:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "exists"},
+                               "Item": self.taken[pk]}, "PutItem")
+        return {}
+
+
+def test_the_inserts_of_a_call_run_on_the_shared_threads_and_answer_every_record() -> None:
+    from infra.usage_repo import UsageStoreError
+
+    records = [dataclasses.replace(new_record(), id=f"r{i:02d}", idempotency_key=f"k{i}") for i in range(40)]
+    others = {r.id: dataclasses.replace(r, quantity=Decimal(i)) for i, r in enumerate(records) if i % 7 == 3}
+    fake = FakePuts({to_item(o)["pk"]["S"]: to_item(o) for o in others.values()})
+    repo = UsageRepository("demo", client=fake, table="usage", put_threads=8)
+    assert repo.insert_new(records) == others
+    assert sorted(fake.sent) == sorted(to_item(r)["pk"]["S"] for r in records) and len(fake.threads) > 1
+    # WHEN storage refuses one record outright THEN the call fails with it, once the other threads have stopped,
+    # and no record is started after the failure
+    fake = FakePuts({}, refused="r05")
+    repo = UsageRepository("demo", client=fake, table="usage", put_threads=4)
+    with pytest.raises(UsageStoreError, match="r05"):
+        repo.insert_new(records)
+    assert len(fake.sent) < len(records)
