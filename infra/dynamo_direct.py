@@ -326,6 +326,64 @@ def error_response(answer: dict[str, Any], status: int) -> dict[str, Any]:
     return {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}, **rest}
 
 
+#: What botocore's standard retry mode retries besides answers with a status of 500 or more and failures on the
+#: wire: its throttling codes and its transient ones.
+RETRYABLE_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "TransactionInProgressException", "RequestLimitExceeded",
+    "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", "RequestTimeout",
+    "RequestTimeoutException", "PriorRequestNotComplete"})
+
+
+class DirectReads:
+    """``query(**params)`` as botocore's DynamoDB client answers it (the items as the wire has them, as
+    ``infra.dynamo_kit.keep_items_raw`` makes botocore hand them over), retried as its standard mode retries:
+    throttling, answers of 500 and more and failures on the wire, with ``infra.dynamo_kit.backoff`` between
+    attempts, ``attempts`` in all (``CLIENT_CONFIG``'s). ~0.09 ms of CPU per small Query instead of ~0.85 ms
+    through botocore: what the PERIOD_CLOSED gate asks on every recordUsage call (``infra.period_gate``)."""
+
+    def __init__(self, direct: DirectClient, attempts: int | None = None):
+        self.direct = direct
+        self.attempts = attempts or int((CLIENT_CONFIG.retries or {}).get("max_attempts", 3))
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self.call("Query", params)
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        from infra.dynamo_kit import backoff  # the toolkit imports botocore's pieces this module leaves out
+
+        for attempt in range(self.attempts):
+            last = attempt == self.attempts - 1
+            try:
+                return self.direct.call(operation, params)
+            except (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError):
+                if last:
+                    raise
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if last or (status < 500 and exc.response.get("Error", {}).get("Code") not in RETRYABLE_CODES):
+                    raise
+            backoff(attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def direct_reads_client(settings: Settings | None = None) -> Any:
+    """The client of the reads asked on every recordUsage call: a ``DirectReads`` over ``direct_put_client``'s
+    connections, or botocore's own DynamoDB client behind a proxy."""
+    direct = direct_put_client(settings)
+    if not isinstance(direct, DirectClient):
+        from infra.dynamo import dynamodb_client
+
+        return dynamodb_client(settings)
+    reads = _reads.get(direct)
+    if reads is None:
+        if len(_reads) > 16:
+            _reads.clear()
+        reads = _reads[direct] = DirectReads(direct)
+    return reads
+
+
+_reads: dict[DirectClient, DirectReads] = {}
 _CREATING = threading.Lock()
 #: by the botocore client each stands in for: a new one (``infra.dynamo.reset_clients``) gets a new DirectClient
 _clients: dict[Any, Any] = {}
@@ -362,3 +420,4 @@ def direct_put_client(settings: Settings | None = None) -> Any:
 def reset_clients() -> None:
     with _CREATING:
         _clients.clear()
+        _reads.clear()

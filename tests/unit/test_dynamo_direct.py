@@ -360,3 +360,30 @@ def test_the_inserts_of_a_call_run_on_the_shared_threads_and_answer_every_record
     with pytest.raises(UsageStoreError, match="r05"):
         repo.insert_new(records)
     assert len(fake.sent) < len(records)
+
+
+def test_reads_are_retried_as_botocores_standard_mode_retries(server: tuple[str, Script],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import dynamo_kit
+    from infra.dynamo_direct import DirectReads
+
+    monkeypatch.setattr(dynamo_kit, "backoff", lambda attempt: None)
+    url, script = server
+    page = {"Items": [{"pk": {"S": "a"}, "n": {"N": "1.50"}}], "Count": 1, "ScannedCount": 1}
+    # throttled, a 500, a dropped connection, then the answer
+    script.answers = [(400, {"__type": THROTTLED, "message": "slow down"}), (500, {"__type": "x#InternalServerError"}),
+                      "drop", (200, page)]
+    reads = DirectReads(DirectClient(url, "us-east-1", static()), attempts=8)
+    assert reads.query(TableName="t", KeyConditionExpression="pk = :pk",
+                       ExpressionAttributeValues={":pk": {"S": "a"}}) == page
+    assert len(script.requests) == 4
+    assert all(h["X-Amz-Target"] == "DynamoDB_20120810.Query" for h, _ in script.requests)
+    # a refusal that retrying cannot fix is raised at once; throttling is raised after the last attempt
+    script.answers = [(400, {"__type": "x#ValidationException", "message": "bad"})]
+    with pytest.raises(ClientError) as refused:
+        reads.query(TableName="t")
+    assert refused.value.response["Error"]["Code"] == "ValidationException" and len(script.requests) == 5
+    script.answers = [(400, {"__type": THROTTLED, "message": "slow down"})] * 3
+    with pytest.raises(ClientError) as throttled:
+        DirectReads(DirectClient(url, "us-east-1", static()), attempts=3).query(TableName="t")
+    assert throttled.value.response["Error"]["Code"] == "ThrottlingException" and len(script.requests) == 8
