@@ -72,6 +72,8 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 SERVICE = "dynamodb"
 #: Called after every request: ``hook(operation, params, answer, status)`` (answer: the parsed JSON body).
 AFTER_CALL: list[Callable[[str, dict[str, Any], dict[str, Any], int], None]] = []
+#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (parameters never hold a cycle)
+_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 #: Longest status or header line read from an answer.
 MAX_LINE = 65_536
 
@@ -248,7 +250,7 @@ class DirectClient:
         return self.call("PutItem", params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(params, separators=(",", ":")).encode()
+        body = _compact(params).encode()
         frozen = self.credentials.get_frozen_credentials() if self.credentials is not None else None
         if frozen is None or frozen.access_key is None:
             raise NoCredentialsError()

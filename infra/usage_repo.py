@@ -113,6 +113,8 @@ def _utc_iso(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")[:-6] + "Z" if value.tzinfo is UTC else to_iso(value)
 
 
+#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (the same text)
+_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 #: ``_lean`` of the values most fields hold, by their exact type (one lookup instead of a chain of isinstance)
 _PLAIN: dict[type, Callable[[Any], Any]] = {str: str, int: int, Decimal: lambda v: format(v, "f"), datetime: _utc_iso}
 
@@ -131,7 +133,7 @@ def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
     for booking in fields.get("bookings", ()) if own is not None else ():
         if booking.get("summary_id") == own:
             del booking["summary_id"]
-    return json.dumps(fields, separators=(",", ":")) if fields else None
+    return _compact(fields) if fields else None
 
 
 def to_item(record: UsageRecord) -> dict[str, Any]:
