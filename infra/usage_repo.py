@@ -264,8 +264,10 @@ class UsageRepository(TableRepository):
         """Insert each record unless its id exists — one conditional PutItem each (``attribute_not_exists(pk)``,
         one write unit; a transactional Put costs two) on ``put_threads`` threads; returns the stored originals of
         the ids that existed. A failed condition returns the stored item: when it is exactly what this call
-        wrote (a Put sent again after its reply was lost), the record is ours and stays accepted."""
-        entries = [(r, to_item(r)) for r in records]
+        wrote (a Put sent again after its reply was lost), the record is ours and stays accepted. Each item is
+        built by the task that sends it, so it lives only as long as its request (1,000 items built up front all
+        outlived the young collections and set off full ones)."""
+        entries = list(records)
         workers = min(self.put_threads, len(entries))
         if workers <= 1:
             found = [self._insert_one(entry) for entry in entries]
@@ -273,9 +275,9 @@ class UsageRepository(TableRepository):
             found = self._insert_on_threads(entries, workers)
         return {record.id: record for record in found if record is not None}
 
-    def _insert_on_threads(self, entries: list[tuple[UsageRecord, dict[str, Any]]], workers: int
+    def _insert_on_threads(self, entries: list[UsageRecord], workers: int
                            ) -> list[UsageRecord | None]:
-        """``_insert_one`` of every entry, on ``workers`` tasks of the shared pool that each take the next entry
+        """``_insert_one`` of every record, on ``workers`` tasks of the shared pool that each take the next entry
         until none is left: a call waits for ``workers`` tasks, not for one future per record (a thread woken per
         record, ~0.05 ms of CPU each at 16 threads). After a failure no entry is started; the first failure is
         raised once every task has stopped."""
@@ -302,9 +304,9 @@ class UsageRepository(TableRepository):
             raise failed[0]
         return results
 
-    def _insert_one(self, entry: tuple[UsageRecord, dict[str, Any]]) -> UsageRecord | None:
+    def _insert_one(self, record: UsageRecord) -> UsageRecord | None:
         """The stored original when the record's id exists, else None (inserted now)."""
-        record, item = entry
+        item = to_item(record)
         client = self.insert_client
         for attempt in range(MAX_ATTEMPTS):
             try:
