@@ -157,7 +157,7 @@ class _Connection:
             headers = self._headers()
             if status >= 200:
                 break  # a 1xx (we send no Expect) is skipped, as the standard says
-        body, ends = self._body(headers)
+        body, ends = (b"", False) if status in (204, 304) else self._body(headers)  # never a body
         keep = not ends and version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
         return status, headers, body, keep
 
