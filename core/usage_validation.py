@@ -60,6 +60,7 @@ MAX_DIMENSION_TEXT = 1024
 #: Idempotency keys of corrections (``{original id}/void``, ``{original id}/amend``): partners cannot send them.
 #: compiled on first use (by re's cache), not at import
 RESERVED_KEY = r"^[0-9a-f]{32}/(void|amend)$"
+_RESERVED = re.compile(RESERVED_KEY)
 
 
 @immutable
@@ -142,6 +143,8 @@ def _text(draft: Draft, name: str, required: bool = False, max_length: int = MAX
         draft.add(ErrorCode.INVALID_VALUE, f"{label} must be a string", name)
         return None
     text = value.strip()
+    if len(text) <= max_length and text.isascii() and text.isprintable():
+        return text  # printable ASCII: no control character, no lone surrogate (what nearly every input is)
     problem = text_problem(text, max_length)
     if problem is not None:
         draft.add(ErrorCode.INVALID_VALUE, f"{label} {problem}", name)
@@ -194,7 +197,7 @@ def _decimal(draft: Draft, name: str, kind: DecimalKind = DecimalKind.QUANTITY) 
 def check_identity(draft: Draft, ctx: CheckContext) -> None:
     """idempotencyKey and accountExternalId are required texts; subscription and matching attribute optional."""
     key = _text(draft, "idempotency_key", required=True)
-    if key is not None and re.match(RESERVED_KEY, key):
+    if key is not None and _RESERVED.match(key):
         draft.add(ErrorCode.INVALID_VALUE, "idempotency keys of the form '<32 hex digits>/void' or '/amend' are "
                   "reserved for corrections", "idempotency_key")
         key = None

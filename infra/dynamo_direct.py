@@ -1,20 +1,27 @@
 """DynamoDB's PutItem sent straight over HTTP: the request ingestion sends once per usage record.
 
 Through botocore a small conditional PutItem costs ~0.6 ms of CPU (the parameters walked through the service
-model, a dozen event hooks, endpoint rules, signing, the answer parsed through the model again); built here from
-botocore's public pieces — ``SigV4Auth`` signs an ``AWSRequest`` — and sent on a urllib3 pool it costs ~0.35 ms
-(measured on DynamoDB Local, 2026-12-06, 1,500 PutItems each way in one process). It is the same request on the
-wire: DynamoDB's JSON protocol (``X-Amz-Target: DynamoDB_20120810.PutItem``), the caller's parameters as they are
-(they are already AttributeValues), signed with Signature Version 4.
+model, a dozen event hooks, endpoint rules, signing, the answer parsed through the model again). Here it costs
+~0.15 ms (DynamoDB Local, 2026-12-06: 1,000 PutItems on 16 threads, with building the items; ~0.45 ms when this
+module signed with botocore's ``SigV4Auth`` and sent on a urllib3 pool). The request is signed with a signing key
+derived once per day (``Signer``; ``SigV4Auth`` derives it with four HMACs and builds its canonical request
+through an ``email.message`` every time) and written to a kept-alive socket in one piece; its answer is read back
+by a reader of the little HTTP/1.1 that DynamoDB answers with (``_Connection``; urllib3 over ``http.client`` sent
+every request in two pieces and parsed every answer's headers with ``email.parser``). It is the same request on
+the wire: DynamoDB's JSON protocol (``X-Amz-Target: DynamoDB_20120810.PutItem``), the caller's parameters as they
+are (they are already AttributeValues), signed with Signature Version 4 over the headers botocore signs (a unit
+test compares the two signatures; DynamoDB Local does not check signatures, so a store run cannot tell).
 
-What botocore does besides, this does too, with botocore's own parts:
+What botocore does besides, this does too:
 
 - **endpoint and region**: those of the botocore client it stands in for (``client.meta``: the region's endpoint,
   or ``AWS_ENDPOINT_URL_DYNAMODB``); behind an HTTP proxy (``HTTPS_PROXY``…), use the botocore client instead
   (``direct_put_client`` does);
 - **credentials**: the session's provider chain, frozen per request, so refreshable credentials (a role's, the
   container's) are refreshed when they near expiry, and a session token is signed in;
-- **TLS**: verified against botocore's CA bundle; connect and read timeouts as ``infra.dynamo.CLIENT_CONFIG``;
+- **TLS**: verified against botocore's CA bundle, the host name checked; connect and read timeouts as
+  ``infra.dynamo.CLIENT_CONFIG``;
+- **integrity**: an answer carrying ``x-amz-crc32`` must match it (else it is treated as a broken connection);
 - **errors**: an answer other than 200 raises botocore's ``ClientError`` with DynamoDB's error code (the part of
   ``__type`` after ``#``), its message and the rest of the answer (``Item`` of a failed condition with
   ``ReturnValuesOnConditionCheckFailure``) — what botocore raises; a failure on the wire raises botocore's
@@ -22,21 +29,30 @@ What botocore does besides, this does too, with botocore's own parts:
   caller retries throttling and transient failures with ``infra.dynamo_kit.backoff`` (a PutItem conditioned on
   ``attribute_not_exists`` is safe to send again; ``infra.usage_repo`` recognises its own item).
 
+Connections are kept alive and shared by the threads of a process (at most ``max_connections`` kept idle); one
+the store closed while idle is noticed before it is used, and a connection that failed is never used again.
+
 ``AFTER_CALL`` hooks see every request and answer (``bench.counting`` prices them there, as it does botocore's
 ``after-call`` event).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import json
+import socket
+import ssl
 import threading
+import time
 import urllib.request
+import zlib
+from collections import deque
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-import urllib3
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -45,14 +61,162 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.httpsession import where
+from botocore.utils import normalize_url_path
+from urllib3.util.wait import wait_for_read
 
 from infra.dynamo import CLIENT_CONFIG, bulk_writer_client
 from infra.settings import Settings
 
 TARGET_PREFIX = "DynamoDB_20120810."
 CONTENT_TYPE = "application/x-amz-json-1.0"
+SERVICE = "dynamodb"
 #: Called after every request: ``hook(operation, params, answer, status)`` (answer: the parsed JSON body).
 AFTER_CALL: list[Callable[[str, dict[str, Any], dict[str, Any], int], None]] = []
+#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (parameters never hold a cycle)
+_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+#: Longest status or header line read from an answer.
+MAX_LINE = 65_536
+
+
+class Signer:
+    """Signature Version 4 of a DynamoDB JSON request, as botocore's ``SigV4Auth`` signs it for this client: the
+    headers ``content-type``, ``host``, ``x-amz-date``, ``x-amz-security-token`` (with a session token) and
+    ``x-amz-target``, the body's SHA-256. The signing key (four HMACs of the secret, the day, the region and the
+    service) is derived once per secret and day."""
+
+    def __init__(self, host: str, path: str, region: str):
+        self.host = host
+        self.path = quote(normalize_url_path(path), safe="/~")  # as botocore's canonical request has it
+        self.region = region
+        self._keys: tuple[str, str, bytes] | None = None  # (secret, day, signing key)
+
+    def signing_key(self, secret: str, day: str) -> bytes:
+        cached = self._keys
+        if cached is not None and cached[0] == secret and cached[1] == day:
+            return cached[2]
+        key = ("AWS4" + secret).encode()
+        for part in (day, self.region, SERVICE, "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        self._keys = (secret, day, key)
+        return key
+
+    def headers(self, target: str, body: bytes, access_key: str, secret: str, token: str | None,
+                timestamp: str) -> list[tuple[str, str]]:
+        """The headers that sign the request at ``timestamp`` (``YYYYMMDDTHHMMSSZ``): ``X-Amz-Date``,
+        ``X-Amz-Security-Token`` with a token, and ``Authorization``."""
+        day = timestamp[:8]
+        if token:
+            canonical_headers = (f"content-type:{CONTENT_TYPE}\nhost:{self.host}\nx-amz-date:{timestamp}\n"
+                                 f"x-amz-security-token:{' '.join(token.split())}\nx-amz-target:{target}\n")
+            signed = "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
+        else:
+            canonical_headers = f"content-type:{CONTENT_TYPE}\nhost:{self.host}\nx-amz-date:{timestamp}\n" \
+                                f"x-amz-target:{target}\n"
+            signed = "content-type;host;x-amz-date;x-amz-target"
+        canonical = f"POST\n{self.path}\n\n{canonical_headers}\n{signed}\n{hashlib.sha256(body).hexdigest()}"
+        scope = f"{day}/{self.region}/{SERVICE}/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.new(self.signing_key(secret, day), to_sign.encode(), hashlib.sha256).hexdigest()
+        headers = [("X-Amz-Date", timestamp)]
+        if token:
+            headers.append(("X-Amz-Security-Token", token))
+        headers.append(("Authorization", f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
+                                         f"SignedHeaders={signed}, Signature={signature}"))
+        return headers
+
+
+def amz_date(now: float | None = None) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+
+
+def _breaks(text: str) -> bool:
+    return "\n" in text or "\r" in text
+
+
+class Broken(Exception):
+    """The connection failed or answered something that is not HTTP/1.1: it is closed, never used again."""
+
+
+class _Connection:
+    """One kept-alive connection to the endpoint: a request written in one piece, its answer read back."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+
+    def close(self) -> None:
+        for closing in (self.reader.close, self.sock.close):
+            with contextlib.suppress(OSError):
+                closing()
+
+    def exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes, bool]:
+        """Status, headers (lower-case names), body and whether the connection may be used again."""
+        self.sock.sendall(request)
+        while True:
+            status, version = self._status()
+            headers = self._headers()
+            if status >= 200:
+                break  # a 1xx (we send no Expect) is skipped, as the standard says
+        body, ends = (b"", False) if status in (204, 304) else self._body(headers)  # never a body
+        keep = not ends and version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+        return status, headers, body, keep
+
+    def _line(self) -> bytes:
+        line = self.reader.readline(MAX_LINE + 1)
+        if not line:
+            raise Broken("the connection was closed before the answer came")
+        if len(line) > MAX_LINE or not line.endswith(b"\n"):
+            raise Broken("an answer line is too long or cut off")
+        return line
+
+    def _status(self) -> tuple[int, str]:
+        version, _, rest = self._line().decode("latin-1").partition(" ")
+        code = rest[:3]
+        if not version.startswith("HTTP/1.") or not code.isdigit():
+            raise Broken(f"not an HTTP/1.x status line: {version} {rest.strip()[:40]}")
+        return int(code), version
+
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for _ in range(200):
+            line = self._line()
+            if line in (b"\r\n", b"\n"):
+                return headers
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise Broken("a header line without a colon")
+            name = name.strip().lower()
+            headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
+        raise Broken("too many header lines")
+
+    def _body(self, headers: dict[str, str]) -> tuple[bytes, bool]:
+        """The body, and whether it ended with the connection (read to its end)."""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size_text = self._line().split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    raise Broken("a chunk size that is not a number") from None
+                if size == 0:
+                    while self._line() not in (b"\r\n", b"\n"):
+                        pass  # trailers
+                    return b"".join(chunks), False
+                chunks.append(self._exactly(size))
+                self._line()  # the chunk's CRLF
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise Broken("a Content-Length that is not a number")
+            return self._exactly(int(length)), False
+        return self.reader.read(), True
+
+    def _exactly(self, size: int) -> bytes:
+        data = self.reader.read(size)
+        if len(data) != size:
+            raise Broken("the connection was closed in the middle of the answer")
+        return data
 
 
 class DirectClient:
@@ -62,45 +226,97 @@ class DirectClient:
         self.url = endpoint_url.rstrip("/") + "/"
         self.region = region
         self.credentials = credentials
-        timeout = urllib3.Timeout(connect=CLIENT_CONFIG.connect_timeout, read=CLIENT_CONFIG.read_timeout)
-        tls: dict[str, Any] = {"ca_certs": where(), "cert_reqs": "CERT_REQUIRED"} if self.url.startswith("https:") \
-            else {}
-        # the endpoint's own pool: a PoolManager would parse the URL and look its pool up on every request
-        self.pool = urllib3.connection_from_url(self.url, maxsize=max_connections, timeout=timeout, retries=False,
-                                                **tls)
-        self.path = urllib3.util.parse_url(self.url).path or "/"
+        parts = urlsplit(self.url)
+        self.tls = parts.scheme == "https"
+        self.hostname = parts.hostname or ""
+        self.port = parts.port or (443 if self.tls else 80)
+        default_port = parts.port is None or parts.port == (443 if self.tls else 80)
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        self.host = host if default_port else f"{host}:{parts.port}"  # the Host header, as botocore signs it
+        self.path = parts.path or "/"
+        self.signer = Signer(self.host, self.path, region)
         self.user_agent = CLIENT_CONFIG.user_agent or "usage-backend"
+        self.connect_timeout = float(CLIENT_CONFIG.connect_timeout)
+        self.read_timeout = float(CLIENT_CONFIG.read_timeout)
+        self.max_connections = max_connections
+        self.tls_context = ssl.create_default_context(cafile=where()) if self.tls else None
+        self._idle: deque[_Connection] = deque()
+        if _breaks(self.host + self.path + self.user_agent):
+            raise ValueError("the endpoint or the user agent holds a line break")
+        self._head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+                      f"User-Agent: {self.user_agent}\r\n")
 
     def put_item(self, **params: Any) -> dict[str, Any]:
         return self.call("PutItem", params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(params, separators=(",", ":")).encode()
+        body = _compact(params).encode()
         frozen = self.credentials.get_frozen_credentials() if self.credentials is not None else None
         if frozen is None or frozen.access_key is None:
             raise NoCredentialsError()
-        request = AWSRequest("POST", self.url, data=body, headers={
-            "Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + operation, "User-Agent": self.user_agent})
-        SigV4Auth(frozen, "dynamodb", self.region).add_auth(request)
+        if _breaks(frozen.access_key) or (frozen.token and _breaks(frozen.token)):
+            raise NoCredentialsError()  # not a header value: botocore would refuse to send it too
+        target = TARGET_PREFIX + operation
+        signed = self.signer.headers(target, body, frozen.access_key, frozen.secret_key, frozen.token, amz_date())
+        lines = "".join(f"{name}: {value}\r\n" for name, value in signed)
+        head = f"{self._head}X-Amz-Target: {target}\r\nContent-Length: {len(body)}\r\n{lines}\r\n"
+        status, data = self._send(head.encode() + body)
         try:
-            response = self.pool.urlopen("POST", self.path, body=body, headers=dict(request.headers.items()),
-                                         preload_content=True, redirect=False, assert_same_host=False)
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise ReadTimeoutError(endpoint_url=self.url, error=exc) from exc
-        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
-            raise EndpointConnectionError(endpoint_url=self.url, error=exc) from exc
-        except urllib3.exceptions.HTTPError as exc:  # reset, closed, or a broken answer
-            raise ConnectionClosedError(endpoint_url=self.url, error=exc) from exc
-        status = response.status
-        try:
-            answer: dict[str, Any] = json.loads(response.data) if response.data else {}
+            answer: dict[str, Any] = json.loads(data) if data else {}
         except ValueError:
-            answer = {"message": response.data[:200].decode("utf-8", "replace")}
+            answer = {"message": data[:200].decode("utf-8", "replace")}
         for hook in AFTER_CALL:
             hook(operation, params, answer, status)
         if status == 200:
             return answer
         raise ClientError(error_response(answer, status), operation)
+
+    def _send(self, request: bytes) -> tuple[int, bytes]:
+        connection = self._connection()
+        try:
+            status, headers, data, keep = connection.exchange(request)
+            crc = headers.get("x-amz-crc32")
+            if crc is not None and crc.isdigit() and zlib.crc32(data) != int(crc):
+                raise Broken("the answer does not match its x-amz-crc32")
+        except TimeoutError as exc:
+            connection.close()
+            raise ReadTimeoutError(endpoint_url=self.url, error=exc) from exc
+        except (OSError, Broken, ValueError) as exc:  # reset, closed, or a broken answer
+            connection.close()
+            raise ConnectionClosedError(endpoint_url=self.url, error=exc) from exc
+        if keep and len(self._idle) < self.max_connections:
+            self._idle.append(connection)
+        else:
+            connection.close()
+        return status, data
+
+    def _connection(self) -> _Connection:
+        """An idle connection the store has not closed meanwhile, else a new one."""
+        while True:
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                break
+            if not wait_for_read(connection.sock, timeout=0.0):  # readable while idle: closed (or junk)
+                return connection
+            connection.close()
+        try:
+            sock = socket.create_connection((self.hostname, self.port), timeout=self.connect_timeout)
+        except OSError as exc:
+            raise EndpointConnectionError(endpoint_url=self.url, error=exc) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls_context is not None:
+                sock = self.tls_context.wrap_socket(sock, server_hostname=self.hostname)
+            sock.settimeout(self.read_timeout)
+        except OSError as exc:
+            sock.close()
+            raise EndpointConnectionError(endpoint_url=self.url, error=exc) from exc
+        return _Connection(sock)
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
 
 
 def error_response(answer: dict[str, Any], status: int) -> dict[str, Any]:
@@ -112,6 +328,64 @@ def error_response(answer: dict[str, Any], status: int) -> dict[str, Any]:
     return {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}, **rest}
 
 
+#: What botocore's standard retry mode retries besides answers with a status of 500 or more and failures on the
+#: wire: its throttling codes and its transient ones.
+RETRYABLE_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "TransactionInProgressException", "RequestLimitExceeded",
+    "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", "RequestTimeout",
+    "RequestTimeoutException", "PriorRequestNotComplete"})
+
+
+class DirectReads:
+    """``query(**params)`` as botocore's DynamoDB client answers it (the items as the wire has them, as
+    ``infra.dynamo_kit.keep_items_raw`` makes botocore hand them over), retried as its standard mode retries:
+    throttling, answers of 500 and more and failures on the wire, with ``infra.dynamo_kit.backoff`` between
+    attempts, ``attempts`` in all (``CLIENT_CONFIG``'s). ~0.09 ms of CPU per small Query instead of ~0.85 ms
+    through botocore: what the PERIOD_CLOSED gate asks on every recordUsage call (``infra.period_gate``)."""
+
+    def __init__(self, direct: DirectClient, attempts: int | None = None):
+        self.direct = direct
+        self.attempts = attempts or int((CLIENT_CONFIG.retries or {}).get("max_attempts", 3))
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        return self.call("Query", params)
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        from infra.dynamo_kit import backoff  # the toolkit imports botocore's pieces this module leaves out
+
+        for attempt in range(self.attempts):
+            last = attempt == self.attempts - 1
+            try:
+                return self.direct.call(operation, params)
+            except (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError):
+                if last:
+                    raise
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if last or (status < 500 and exc.response.get("Error", {}).get("Code") not in RETRYABLE_CODES):
+                    raise
+            backoff(attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def direct_reads_client(settings: Settings | None = None) -> Any:
+    """The client of the reads asked on every recordUsage call: a ``DirectReads`` over ``direct_put_client``'s
+    connections, or botocore's own DynamoDB client behind a proxy."""
+    direct = direct_put_client(settings)
+    if not isinstance(direct, DirectClient):
+        from infra.dynamo import dynamodb_client
+
+        return dynamodb_client(settings)
+    reads = _reads.get(direct)
+    if reads is None:
+        if len(_reads) > 16:
+            _reads.clear()
+        reads = _reads[direct] = DirectReads(direct)
+    return reads
+
+
+_reads: dict[DirectClient, DirectReads] = {}
 _CREATING = threading.Lock()
 #: by the botocore client each stands in for: a new one (``infra.dynamo.reset_clients``) gets a new DirectClient
 _clients: dict[Any, Any] = {}
@@ -148,3 +422,4 @@ def direct_put_client(settings: Settings | None = None) -> Any:
 def reset_clients() -> None:
     with _CREATING:
         _clients.clear()
+        _reads.clear()

@@ -12,14 +12,16 @@ from core.processing.gate import booking_period, is_closed, shortest_delay, sure
 from core.usage import UsageRecord
 from infra.catalog_repo import CatalogRepository
 from infra.catalog_view import read_subscriptions_and_catalog
+from infra.dynamo_direct import direct_reads_client
 from infra.summaries_repo import SummariesRepository
 
 
 class SummariesPeriodGate:
     """The records whose billing period no longer accepts usage. Per batch: one Query of the tenant's policies
-    and one of its early-close markers (periods an admin closed before their waiting period passed); only for
-    records older than the shortest rating delay (late usage) or in a period closed early, one Query per account,
-    the catalog's few Queries and one BatchGetItem of summaries."""
+    and one of its early-close markers (periods an admin closed before their waiting period passed), both sent
+    without botocore (``infra.dynamo_direct.DirectReads``: ~0.1 ms of CPU each instead of ~0.85, on every
+    recordUsage call); only for records older than the shortest rating delay (late usage) or in a period closed
+    early, one Query per account, the catalog's few Queries and one BatchGetItem of summaries."""
 
     def __init__(self, clock: Callable[[], datetime] | None = None, client: Any | None = None):
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -29,8 +31,9 @@ class SummariesPeriodGate:
         if not records:
             return set()
         now = self._clock()
-        delay = shortest_delay(CatalogRepository(tenant).policies())
-        early = SummariesRepository(tenant, self._client).early_closes(now)
+        reads = self._client if self._client is not None else direct_reads_client()
+        delay = shortest_delay(CatalogRepository(tenant, reads).policies())
+        early = SummariesRepository(tenant, reads).early_closes(now)
         late = {i: r for i, r in enumerate(records) if not surely_open(r, delay, now, early)}
         if not late:
             return set()

@@ -36,8 +36,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,17 @@ def _lean(value: Any) -> Any:
     return encode(value)
 
 
+def _utc_iso(value: datetime) -> str:
+    """``infra.codec.to_iso`` of a datetime in UTC (every time a record holds), by one ``isoformat``."""
+    return value.isoformat(timespec="microseconds")[:-6] + "Z" if value.tzinfo is UTC else to_iso(value)
+
+
+#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (the same text)
+_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+#: ``_lean`` of the values most fields hold, by their exact type (one lookup instead of a chain of isinstance)
+_PLAIN: dict[type, Callable[[Any], Any]] = {str: str, int: int, Decimal: lambda v: format(v, "f"), datetime: _utc_iso}
+
+
 def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
     """The set fields among ``names`` as compact JSON (None when none is set). A booking into the record's own
     summary leaves its ``summary_id`` out (``record_from_plain`` puts it back): ~50 bytes that kept one rated
@@ -116,12 +127,13 @@ def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
     for name in names:
         value = getattr(record, name)
         if value is not None and value != ():
-            fields[name] = _lean(value)
+            plain = _PLAIN.get(type(value))
+            fields[name] = plain(value) if plain is not None else _lean(value)
     own = record.summary_id
     for booking in fields.get("bookings", ()) if own is not None else ():
         if booking.get("summary_id") == own:
             del booking["summary_id"]
-    return json.dumps(fields, separators=(",", ":")) if fields else None
+    return _compact(fields) if fields else None
 
 
 def to_item(record: UsageRecord) -> dict[str, Any]:
@@ -130,7 +142,7 @@ def to_item(record: UsageRecord) -> dict[str, Any]:
         **key(keys.usage_pk(record.tenant, record.id), keys.USAGE_SK),
         "kind": to_attribute(KIND),
         "gsi1pk": to_attribute(keys.usage_account_pk(record.tenant, record.account_external_id)),
-        "gsi1sk": to_attribute(keys.usage_account_sk(to_iso(record.start_time), record.id)),
+        "gsi1sk": to_attribute(keys.usage_account_sk(_utc_iso(record.start_time), record.id)),
     }
     for name in TOP_LEVEL:
         value = getattr(record, name)
@@ -252,21 +264,49 @@ class UsageRepository(TableRepository):
         """Insert each record unless its id exists — one conditional PutItem each (``attribute_not_exists(pk)``,
         one write unit; a transactional Put costs two) on ``put_threads`` threads; returns the stored originals of
         the ids that existed. A failed condition returns the stored item: when it is exactly what this call
-        wrote (a Put sent again after its reply was lost), the record is ours and stays accepted."""
-        entries = [(r, to_item(r)) for r in records]
-        existing: dict[str, UsageRecord] = {}
-        if len(entries) <= 1 or self.put_threads <= 1:
-            results = [self._insert_one(entry) for entry in entries]
+        wrote (a Put sent again after its reply was lost), the record is ours and stays accepted. Each item is
+        built by the task that sends it, so it lives only as long as its request (1,000 items built up front all
+        outlived the young collections and set off full ones)."""
+        entries = list(records)
+        workers = min(self.put_threads, len(entries))
+        if workers <= 1:
+            found = [self._insert_one(entry) for entry in entries]
         else:
-            results = list(_put_pool(self.put_threads).map(self._insert_one, entries))
-        for found in results:
-            if found is not None:
-                existing[found.id] = found
-        return existing
+            found = self._insert_on_threads(entries, workers)
+        return {record.id: record for record in found if record is not None}
 
-    def _insert_one(self, entry: tuple[UsageRecord, dict[str, Any]]) -> UsageRecord | None:
+    def _insert_on_threads(self, entries: list[UsageRecord], workers: int
+                           ) -> list[UsageRecord | None]:
+        """``_insert_one`` of every record, on ``workers`` tasks of the shared pool that each take the next entry
+        until none is left: a call waits for ``workers`` tasks, not for one future per record (a thread woken per
+        record, ~0.05 ms of CPU each at 16 threads). After a failure no entry is started; the first failure is
+        raised once every task has stopped."""
+        pending = iter(range(len(entries)))
+        taking = threading.Lock()
+        results: list[UsageRecord | None] = [None] * len(entries)
+        failed: list[BaseException] = []
+
+        def drain() -> None:
+            while not failed:
+                with taking:
+                    index = next(pending, None)
+                if index is None:
+                    return
+                try:
+                    results[index] = self._insert_one(entries[index])
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
+
+        tasks = [_put_pool(self.put_threads).submit(drain) for _ in range(workers)]
+        wait(tasks)
+        if failed:
+            raise failed[0]
+        return results
+
+    def _insert_one(self, record: UsageRecord) -> UsageRecord | None:
         """The stored original when the record's id exists, else None (inserted now)."""
-        record, item = entry
+        item = to_item(record)
         client = self.insert_client
         for attempt in range(MAX_ATTEMPTS):
             try:

@@ -200,10 +200,13 @@ def test_a_revoked_key_stops_working_within_five_seconds(tenant: str) -> None:
     now = [1000.0]
     cache = KeyCache(get_settings().key_cache_seconds, clock=lambda: now[0])
     key = create_key(tenant, {Role.ADMIN}, "soon-revoked")
-    assert cache.principal(key) is not None
+    assert cache.cached(key) is None  # not looked up yet: the app reads it in a thread
+    principal = cache.principal(key)
+    assert principal is not None and cache.cached(key) == (principal,)  # then answered without a read
     revoke_key(key)
     now[0] += 5.0
-    assert cache.principal(key) is None
+    assert cache.cached(key) is None
+    assert cache.principal(key) is None and cache.cached(key) == (None,)
 
 
 # --- 6. smaller ones ---------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import pytest
 from graphql import parse
 
 from graphql_api.limits import Limits, limit_errors, measure
@@ -55,3 +57,40 @@ def test_fragments_nested_in_each_other_beyond_the_bound_are_refused() -> None:
     fragments += [f"fragment F{i} on UsageResource {{ ...F{i - 1} }}" for i in range(1, 400)]
     document = parse('{ usageResource(code: "X") { ...F399 } }\n' + "\n".join(fragments))
     assert [e.extensions["code"] for e in limit_errors(document, LIMITS)] == ["QUERY_TOO_COMPLEX"]
+
+
+def test_a_document_sent_again_is_parsed_and_validated_once_and_an_invalid_one_every_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from core.auth import Principal, Role
+    from graphql_api import limits
+    from graphql_api.context import Context
+    from graphql_api.schema import schema
+
+    calls = {"parse": 0, "check": 0}
+
+    def counted(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(limits, "parse", counted("parse", limits.parse))
+    monkeypatch.setattr(limits, "check", counted("check", limits.check))
+    context = Context(principal=Principal("demo", frozenset({Role.VIEWER})))
+    kept = f"query Kept{time.time_ns()} {{ __typename }}"  # a document no other test sent
+    for _ in range(3):
+        result = asyncio.run(schema.execute(kept, context_value=context))
+        assert result.errors is None and result.data == {"__typename": "Query"}
+    assert calls == {"parse": 1, "check": 1}
+    invalid = f"query Bad{time.time_ns()} {{ nope }}"
+    for _ in range(2):
+        result = asyncio.run(schema.execute(invalid, context_value=context))
+        assert result.errors and result.errors[0].extensions["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert calls == {"parse": 2, "check": 3}
+    # a document longer than KEPT_DOCUMENT_CHARS is not kept
+    long = f"query Long{time.time_ns()} {{ __typename }}" + " " * limits.KEPT_DOCUMENT_CHARS
+    for _ in range(2):
+        assert asyncio.run(schema.execute(long, context_value=context)).errors is None
+    assert calls == {"parse": 4, "check": 5}

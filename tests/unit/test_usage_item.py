@@ -120,3 +120,13 @@ def test_a_booking_into_another_summary_keeps_its_id() -> None:
     assert record_from_item(item) == record
 
 
+
+
+def test_an_items_times_are_written_as_the_codec_writes_them() -> None:
+    from datetime import timedelta, timezone
+
+    from infra.usage_repo import _utc_iso
+
+    for at in (datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), AT,
+               datetime(2026, 7, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))), datetime.now(UTC)):
+        assert _utc_iso(at) == to_iso(at)

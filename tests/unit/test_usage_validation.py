@@ -207,3 +207,11 @@ def test_junk_never_raises_and_never_affects_a_neighbour(fields: dict[str, Any])
     assert len(results) == 3
     assert results[1].record is not None or results[1].errors
     assert results[0].record is not None and results[2].record is not None
+
+
+def test_texts_refuse_control_characters_lone_surrogates_and_excess_length_ascii_or_not() -> None:
+    for bad in ("a\tb", "k\x00", "k\x7f", "k\ud800", "é\x1b", "x" * 257, "é" * 257):
+        assert errors(usage(idempotency_key=bad)) == [(ErrorCode.INVALID_VALUE, "idempotencyKey")], repr(bad)
+    for good in ("k-1 with spaces", "ключ", "é", "~!@#$%^&*()", "x" * 256):
+        assert errors(usage(idempotency_key=good, account_external_id=good)) == [], repr(good)
+    assert errors(usage(idempotency_key=f"{'a' * 32}/void")) == [(ErrorCode.INVALID_VALUE, "idempotencyKey")]
