@@ -11,8 +11,9 @@ Event source mapping (template.yaml; ``local.pollers`` runs this handler with th
 - BatchSize 1000, MaximumBatchingWindowInSeconds 0 (Lambda polls ~4 times a second and hands over what is
   there: a record waits for the next poll and the batch in hand, not for a window — issue 14's p99; under a
   backlog batches fill up anyway, and with many accounts an account has about one event per batch whatever the
-  window, so a window would buy few shared summary writes for its second of latency), BisectBatchOnFunctionError, MaximumRetryAttempts 5, FunctionResponseTypes
-  [ReportBatchItemFailures], an on-failure destination. Any ParallelizationFactor: writes are conditional.
+  window, so a window would buy few shared summary writes for its second of latency),
+  BisectBatchOnFunctionError, MaximumRetryAttempts 5, FunctionResponseTypes [ReportBatchItemFailures], an
+  on-failure destination. Any ParallelizationFactor: writes are conditional.
 
 Environment: CATALOG_TABLE, ACCOUNTS_TABLE, USAGE_TABLE, SUMMARIES_TABLE. Reads all four; writes usage records
 (rated fields), wallet counters and ledger (accounts table) and summaries, in one transaction per group.
