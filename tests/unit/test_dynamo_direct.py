@@ -298,7 +298,7 @@ def test_a_broken_or_corrupted_answer_is_a_closed_connection_and_the_insert_send
     wrong_crc = (f"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-amz-crc32: {zlib.crc32(answer) + 1}\r\n\r\n"
                  ).encode() + answer
     cut_off = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{}"
-    script.answers = [wrong_crc, ("raw", cut_off), b"SSH-2.0-OpenSSH\r\n"]
+    script.answers = [wrong_crc, ("raw", cut_off), b"SSH-2.0-OpenSSH\r\n\r\n"]
     client = DirectClient(url, "us-east-1", static())
     for _ in range(3):
         with pytest.raises(ConnectionClosedError):
