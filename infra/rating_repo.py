@@ -444,10 +444,16 @@ def expected_needs(records: Sequence[UsageRecord], state: BatchState) -> tuple[s
     wallets of the subscriptions covering its resource, and what the originals of corrections drew and booked."""
     wallets: set[str] = set()
     summaries: set[SummaryRef] = set()
+    seen: set[tuple[Any, ...]] = set()  # records alike in what their period depends on (a metering window's)
     for record in records:
+        alike = (record.account_external_id, record.resource_code, record.unit_code,
+                 record.subscription_external_id, record.end_time)
+        if alike in seen:
+            continue
         subscriptions = state.subscriptions.get(record.account_external_id, ())
         booking = booking_period(record, state.catalog, subscriptions)
         if booking is not None:
+            seen.add(alike)  # (a record that cannot be attributed does not stand for the others)
             summaries.add((record.account_external_id, booking.key.id))
             at = usage_time(record)
             wallets |= {s.wallet_id(booking.key.resource_code) for s in subscriptions
