@@ -392,10 +392,9 @@ class RatingRepository:
             for (at, kind), lines in ledgers.items():
                 first = lines[0][0]
                 summary_id = first.summary_id if len({o.record_id for o, _ in lines}) > 1 else None
-                ledger = wallets.booking_items(wallet_id, at, kind, [c for _, c in lines], stored,
-                                               f"{first.record_id}:{first.attempt}", first.record_id, summary_id,
-                                               first.attempt, first.processed_at)
-                items.append(ledger[-1])
+                items.append(wallets.ledger_item(wallet_id, at, kind, [c for _, c in lines],
+                                                 f"{first.record_id}:{first.attempt}", first.record_id, summary_id,
+                                                 first.attempt, first.processed_at))
             out[wallet_id] = items
         return out
 
