@@ -62,9 +62,21 @@ def _encode(value: Any) -> Any:
 
 def to_iso(value: datetime) -> str:
     """UTC, fixed width, so that strings sort in time order."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored; use UTC-aware ones")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # years < 1000 too
+    text = _ISO.get(value)  # (a naive datetime is never equal to an aware one: never found)
+    if text is None:
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+        text = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # years < 1000 too
+        if len(_ISO) >= ISO_KEPT:
+            _ISO.clear()
+        _ISO[value] = text
+    return text
+
+
+#: the texts of the last few thousand times written: rating writes a summary's period start, end and closing time,
+#: and a batch's processing time, with every event
+ISO_KEPT = 4096
+_ISO: dict[datetime, str] = {}
 
 
 def from_iso(value: str) -> datetime:
