@@ -90,7 +90,18 @@ STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
 def period_stamp(at: datetime) -> str:
     """A fixed-width UTC stamp that sorts in time order (``20260101T000000Z``)."""
-    return as_utc(at).strftime(STAMP_FORMAT)
+    stamp = _STAMPS.get(at)
+    if stamp is None:
+        stamp = as_utc(at).strftime(STAMP_FORMAT)
+        if len(_STAMPS) >= 4096:
+            _STAMPS.clear()
+        _STAMPS[at] = stamp
+    return stamp
+
+
+#: the stamps of the last few thousand times (period starts and ends, asked for with every summary id: strftime is
+#: slow, and rating names each event's summary several times)
+_STAMPS: dict[datetime, str] = {}
 
 
 @immutable

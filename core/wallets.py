@@ -283,14 +283,32 @@ def downstream_debits(counter: CreditCounter | None, prefix: str, completed_roll
                 if b.startswith(prefix) and int(b[len(prefix):]) > completed_rollovers), ZERO)
 
 
-def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) -> list[DrawableBucket]:
-    """The buckets effective at ``at``, each with the balance its chain still holds."""
+#: ``bucket_plan`` and ``credit_roots`` of a schedule at a time, by (id of the schedule, time): what a caller that
+#: asks for the same wallets at the same times again (a rating batch: ``holds`` then ``plan_draw`` for a record,
+#: the records of a metering window) keeps between calls; the entry holds the schedule, so its id stays its own
+Plans = dict[tuple[int, datetime], tuple[GrantSchedule, list[PlannedBucket], dict[str, PlannedBucket]]]
+
+
+def _planned(schedule: GrantSchedule, at: datetime, plans: Plans | None
+             ) -> tuple[list[PlannedBucket], dict[str, PlannedBucket]]:
+    if plans is None:
+        plan = bucket_plan(schedule, at)
+        return plan, credit_roots(plan)
+    entry = plans.get((id(schedule), at))
+    if entry is None or entry[0] is not schedule:
+        plan = bucket_plan(schedule, at)
+        entry = plans[(id(schedule), at)] = (schedule, plan, credit_roots(plan))
+    return entry[1], entry[2]
+
+
+def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime, plans: Plans | None = None
+             ) -> list[DrawableBucket]:
+    """The buckets effective at ``at``, each with the balance its chain still holds (``plans``: see ``Plans``)."""
     at = as_utc(at)
     flat = debits_by_bucket(counters)
     out: list[DrawableBucket] = []
     for grant in grants:
-        plan = bucket_plan(grant.schedule, at)
-        roots = credit_roots(plan)
+        plan, roots = _planned(grant.schedule, at, plans)
         settlement = settle(plan, flat, at)
         for state in settlement.effective(at):
             root = roots[state.id]
@@ -309,11 +327,11 @@ def drawable(grants: Iterable[WalletGrant], counters: Counters, at: datetime) ->
 
 
 def plan_draw(grants: Sequence[WalletGrant], counters: Counters, quantity: Decimal, at: datetime,
-              order: DrawdownOrder | None = None) -> DrawPlan:
+              order: DrawdownOrder | None = None, plans: Plans | None = None) -> DrawPlan:
     """Draw ``quantity`` (default unit) at ``at``: COMMITMENT buckets first (DOMAIN §3.8), then the others, each in
     the wallet's drawdown order; what no bucket covers is overage."""
     order = order or wallet_order(grants)
-    pool = drawable(grants, counters, at)
+    pool = drawable(grants, counters, at, plans)
     by_bucket = {d.bucket.id: d for d in pool}
     committed = [d.bucket for d in pool if d.source == BucketSource.COMMITMENT]
     granted = [d.bucket for d in pool if d.source != BucketSource.COMMITMENT]

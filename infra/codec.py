@@ -19,6 +19,29 @@ T = TypeVar("T")
 
 
 def encode(value: Any) -> Any:
+    """A record (or value) as plain JSON-able values: the general rules below, with the common exact types — and
+    each record class's field names, looked up once per class — taken first (rating encodes a summary, a record's
+    rated fields and its bookings per event)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Decimal:
+        return format(value, "f")
+    if kind is datetime:
+        return to_iso(value)
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
+    if kind is tuple or kind is list:
+        return [encode(v) for v in value]
+    return _encode(value)
+
+
+#: per dataclass, its field names in order (filled by ``_encode`` as classes are met)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _encode(value: Any) -> Any:
     if value is None or isinstance(value, (bool, str, int)):
         return value.value if isinstance(value, Enum) else value
     if isinstance(value, Enum):
@@ -28,7 +51,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_iso(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     if isinstance(value, dict):
@@ -38,9 +62,21 @@ def encode(value: Any) -> Any:
 
 def to_iso(value: datetime) -> str:
     """UTC, fixed width, so that strings sort in time order."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored; use UTC-aware ones")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # years < 1000 too
+    text = _ISO.get(value)  # (a naive datetime is never equal to an aware one: never found)
+    if text is None:
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+        text = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # years < 1000 too
+        if len(_ISO) >= ISO_KEPT:
+            _ISO.clear()
+        _ISO[value] = text
+    return text
+
+
+#: the texts of the last few thousand times written: rating writes a summary's period start, end and closing time,
+#: and a batch's processing time, with every event
+ISO_KEPT = 4096
+_ISO: dict[datetime, str] = {}
 
 
 def from_iso(value: str) -> datetime:

@@ -50,6 +50,7 @@ from infra.catalog_repo import CatalogRepository
 from infra.catalog_view import catalog_view, read_accounts
 from infra.dynamo import bulk_writer_client, dynamodb_client
 from infra.dynamo_kit import TransactionCancelled, backoff, is_cancelled, transact_write
+from infra.rating_client import rating_client
 from infra.summaries_repo import SummariesRepository, SummaryRef
 from infra.usage_repo import UsageRepository, record_from_item
 from infra.wallets_repo import WalletsRepository
@@ -391,10 +392,9 @@ class RatingRepository:
             for (at, kind), lines in ledgers.items():
                 first = lines[0][0]
                 summary_id = first.summary_id if len({o.record_id for o, _ in lines}) > 1 else None
-                ledger = wallets.booking_items(wallet_id, at, kind, [c for _, c in lines], stored,
-                                               f"{first.record_id}:{first.attempt}", first.record_id, summary_id,
-                                               first.attempt, first.processed_at)
-                items.append(ledger[-1])
+                items.append(wallets.ledger_item(wallet_id, at, kind, [c for _, c in lines],
+                                                 f"{first.record_id}:{first.attempt}", first.record_id, summary_id,
+                                                 first.attempt, first.processed_at))
             out[wallet_id] = items
         return out
 
@@ -418,6 +418,8 @@ def rate_stream(records: Sequence[Mapping[str, Any]], now: datetime | None = Non
     ``unfinished``: the caller reports them as batch item failures, and the stream delivers them again.
     """
     moment = now or datetime.now(UTC)
+    if client is None:
+        client = rating_client()  # reads and transactions without botocore's per-request cost
     by_tenant: dict[str, list[tuple[str, UsageRecord]]] = {}
     for raw in records:
         image = raw.get("dynamodb", {}).get("NewImage")
@@ -441,10 +443,16 @@ def expected_needs(records: Sequence[UsageRecord], state: BatchState) -> tuple[s
     wallets of the subscriptions covering its resource, and what the originals of corrections drew and booked."""
     wallets: set[str] = set()
     summaries: set[SummaryRef] = set()
+    seen: set[tuple[Any, ...]] = set()  # records alike in what their period depends on (a metering window's)
     for record in records:
+        alike = (record.account_external_id, record.resource_code, record.unit_code,
+                 record.subscription_external_id, record.end_time)
+        if alike in seen:
+            continue
         subscriptions = state.subscriptions.get(record.account_external_id, ())
         booking = booking_period(record, state.catalog, subscriptions)
         if booking is not None:
+            seen.add(alike)  # (a record that cannot be attributed does not stand for the others)
             summaries.add((record.account_external_id, booking.key.id))
             at = usage_time(record)
             wallets |= {s.wallet_id(booking.key.resource_code) for s in subscriptions

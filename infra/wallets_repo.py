@@ -362,17 +362,23 @@ class WalletsRepository(TableRepository):
             by_credit.setdefault(change.credit_id, []).append(change)
         items: list[dict[str, Any]] = [
             self._counter_update(pk, credit_id, group, credit_id in counters) for credit_id, group in by_credit.items()]
+        items.append(self.ledger_item(wallet_id, at, entry_type, changes, ref, usage_record_id, summary_id, attempt,
+                                      recorded_at))
+        return tuple(items)
+
+    def ledger_item(self, wallet_id: str, at: datetime, entry_type: LedgerEntryType, changes: Sequence[BucketChange],
+                    ref: str, usage_record_id: str | None, summary_id: str | None, attempt: int,
+                    recorded_at: datetime | None) -> dict[str, Any]:
+        """A booking's ledger entry: the Put (conditioned on its key being new) of its lines."""
         rank = RANK_DEBIT if entry_type == LedgerEntryType.DEBIT else RANK_REVERSAL
         entries = [{"bucket": c.bucket_id, "quantity": -c.quantity, "opening": c.opening, "closing": c.closing}
                    for c in changes]
         ledger = to_attributes({
-            "pk": pk, "sk": keys.ledger_sk(ledger_key(at, rank, ref)), "kind": "LedgerEntry",
-            "type": entry_type.value, "at": to_iso(at),
+            "pk": keys.wallet_pk(self.tenant, wallet_id), "sk": keys.ledger_sk(ledger_key(at, rank, ref)),
+            "kind": "LedgerEntry", "type": entry_type.value, "at": to_iso(at),
             "recorded_at": to_iso(recorded_at or datetime.now(UTC)), "attempt": attempt,
             "entries": entries, "usage_record_id": usage_record_id or None, "summary_id": summary_id or None})
-        items.append({"Put": {"TableName": self.table, "Item": ledger,
-                              "ConditionExpression": "attribute_not_exists(sk)"}})
-        return tuple(items)
+        return {"Put": {"TableName": self.table, "Item": ledger, "ConditionExpression": "attribute_not_exists(sk)"}}
 
     def _counter_update(self, pk: str, credit_id: str, group: Sequence[BucketChange], exists: bool) -> dict[str, Any]:
         seen = group[0].seen_total
@@ -407,7 +413,15 @@ class WalletsRepository(TableRepository):
 
 def _slot(bucket_id: str) -> str:
     """A short, stable attribute-name suffix for a bucket (bucket ids can be long)."""
-    return hashlib.sha256(bucket_id.encode()).hexdigest()[:16]
+    slot = _SLOTS.get(bucket_id)
+    if slot is None:
+        if len(_SLOTS) > 100_000:
+            _SLOTS.clear()
+        slot = _SLOTS[bucket_id] = hashlib.sha256(bucket_id.encode()).hexdigest()[:16]
+    return slot
+
+
+_SLOTS: dict[str, str] = {}  # the slots of the buckets seen (a hash per counter update and bucket otherwise)
 
 
 def _ref(usage_record_id: str | None, summary_id: str | None, attempt: int) -> str:

@@ -16,7 +16,7 @@ from core.processing.context import RatingContext, WalletState
 from core.processing.outcome import WalletDebits
 from core.summaries import Contribution, SummaryKey, UsageSummary, aggregate
 from core.summaries import apply as apply_delta
-from core.wallets import book, drawable, plan_draw, plan_reversal
+from core.wallets import Plans, book, drawable, plan_draw, plan_reversal
 
 ZERO = Decimal(0)
 SummaryRef = tuple[str, str]  # (account, summary id)
@@ -29,6 +29,8 @@ class Books:
         self._wallets: dict[str, WalletState] = dict(context.wallets)
         self._summaries: dict[SummaryRef, UsageSummary] = dict(context.summaries)
         self.created: dict[SummaryRef, UsageSummary] = {}
+        #: the grants' bucket plans asked for so far (they depend on the schedule and the time alone)
+        self._plans: Plans = {}
 
     def save(self) -> Saved:
         """A checkpoint to ``restore`` when a record turns out not to be rateable after all."""
@@ -46,14 +48,15 @@ class Books:
         wallet = self._wallets.get(wallet_id)
         if wallet is None:
             return False
-        return any(d.bucket.balance > ZERO for d in drawable(wallet.ref.grants, wallet.counters, as_utc(at)))
+        return any(d.bucket.balance > ZERO for d in drawable(wallet.ref.grants, wallet.counters, as_utc(at),
+                                                                      self._plans))
 
     def plan_draw(self, wallet_id: str, quantity: Decimal, at: datetime) -> tuple[WalletDebits | None, Decimal]:
         """What drawing ``quantity`` at ``at`` would take and the overage left; a missing wallet covers nothing."""
         wallet = self._wallets.get(wallet_id)
         if wallet is None or quantity == ZERO:
             return None, quantity
-        draw = plan_draw(wallet.ref.grants, wallet.counters, quantity, as_utc(at))
+        draw = plan_draw(wallet.ref.grants, wallet.counters, quantity, as_utc(at), plans=self._plans)
         change = WalletDebits(wallet_id, as_utc(at), draw.changes) if draw.changes else None
         return change, draw.overage
 

@@ -33,9 +33,17 @@ def as_fraction(factor: Factor, field: str = "conversionFactor") -> Fraction:
 
 
 def convert(quantity: Decimal, from_factor: Factor, to_factor: Factor) -> Decimal:
-    """``quantity`` in a unit with ``from_factor`` expressed in a unit with ``to_factor`` (both to the base unit)."""
-    exact = Fraction(quantity) * as_fraction(from_factor) / as_fraction(to_factor)
-    scaled = EXACT.divide(Decimal(exact.numerator), Decimal(exact.denominator))
+    """``quantity`` in a unit with ``from_factor`` expressed in a unit with ``to_factor`` (both to the base unit).
+
+    Between two units of the same positive Decimal factor (a record in its resource's default unit: rating's
+    common case) the ratio is 1, and ``quantity`` itself is what the division would give (``EXACT.plus``: the same
+    rounding to the context's precision) — without the trip through ``Fraction``."""
+    if type(from_factor) is Decimal and type(to_factor) is Decimal and from_factor == to_factor \
+            and from_factor > 0 and type(quantity) is Decimal and quantity.is_finite():
+        scaled = EXACT.plus(quantity)
+    else:
+        exact = Fraction(quantity) * as_fraction(from_factor) / as_fraction(to_factor)
+        scaled = EXACT.divide(Decimal(exact.numerator), Decimal(exact.denominator))
     result = scaled.quantize(Decimal(1).scaleb(-INTERNAL_SCALE), rounding=ROUND_HALF_UP, context=EXACT)
     return _plain(result)
 

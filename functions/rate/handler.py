@@ -48,7 +48,10 @@ def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     def record_handler(record: DynamoDBRecord) -> None:
         batch.raise_if_unfinished(record.dynamodb.sequence_number if record.dynamodb else None)
 
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+    if batch.rating.unfinished:  # Powertools reports them (and raises when every record failed: bisected)
+        response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                            context=context)
+    else:  # every record succeeds: Powertools' answer, without wrapping each record (~3 % of a batch's CPU)
+        response = {"batchItemFailures": []}
     batch.publish(FUNCTION_NAME, response)
     return response

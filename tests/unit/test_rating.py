@@ -4,7 +4,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import DomainError
@@ -265,3 +265,14 @@ def test_tiers_drawn_for_the_properties_are_valid(spec, quantity):
     # GIVEN generated tiers THEN the validator finds nothing and the price is non-negative
     assert validate_tiers(spec.tiers) == []
     assert price(spec, quantity) >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1E40"), max_value=Decimal("1E40"),
+                   places=None),
+       st.sampled_from([Decimal(1), Decimal("1.0"), Decimal("1024"), Decimal("0.001"), Decimal("3")]))
+def test_converting_between_units_of_one_factor_is_the_exact_conversion(quantity: Decimal, factor: Decimal) -> None:
+    # the shortcut for units of the same factor gives exactly what the trip through Fraction gives
+    slow = convert(quantity, Fraction(factor), factor)  # a Fraction factor: the general path
+    assert convert(quantity, factor, factor) == slow
+    assert str(convert(quantity, factor, factor)) == str(slow)
