@@ -49,8 +49,8 @@ from infra.accounts_repo import AccountsRepository
 from infra.catalog_repo import CatalogRepository
 from infra.catalog_view import catalog_view, read_accounts
 from infra.dynamo import bulk_writer_client, dynamodb_client
+from infra.dynamo_direct import direct_reads_client
 from infra.dynamo_kit import TransactionCancelled, backoff, is_cancelled, transact_write
-from infra.rating_client import rating_client
 from infra.summaries_repo import SummariesRepository, SummaryRef
 from infra.usage_repo import UsageRepository, record_from_item
 from infra.wallets_repo import WalletsRepository
@@ -419,7 +419,7 @@ def rate_stream(records: Sequence[Mapping[str, Any]], now: datetime | None = Non
     """
     moment = now or datetime.now(UTC)
     if client is None:
-        client = rating_client()  # reads and transactions without botocore's per-request cost
+        client = direct_reads_client()  # reads and transactions without botocore's per-request cost
     by_tenant: dict[str, list[tuple[str, UsageRecord]]] = {}
     for raw in records:
         image = raw.get("dynamodb", {}).get("NewImage")

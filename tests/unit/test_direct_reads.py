@@ -1,4 +1,5 @@
-"""Rating's reads and transactions sent without botocore (infra/rating_client.py), against a scripted HTTP server:
+"""Rating's reads and transactions sent without botocore (infra/dynamo_direct.py's DirectReads), against a scripted
+HTTP server:
 the answers as botocore's client gives them, a cancelled transaction's reasons, and botocore's retries (throttling,
 transient errors, lost connections) — nothing else retried."""
 
@@ -9,10 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from infra import rating_client as module
-from infra.dynamo_direct import DirectClient
+from infra import dynamo_direct, dynamo_kit
+from infra.dynamo_direct import DirectClient, DirectReads, direct_reads_client, retryable
 from infra.dynamo_kit import TransactionCancelled, batch_get, key, query_all, transact_write
-from infra.rating_client import RatingClient, rating_client, retryable
 from tests.unit.test_dynamo_direct import THROTTLED, Script, static
 from tests.unit.test_dynamo_direct import server as scripted_server
 
@@ -23,11 +23,11 @@ VALIDATION = "com.amazonaws.dynamodb.v20120810#ValidationException"
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(module, "backoff", lambda attempt: None)
+    monkeypatch.setattr(dynamo_kit, "backoff", lambda attempt: None)
 
 
-def client(url: str) -> RatingClient:
-    return RatingClient(DirectClient(url, "us-east-1", static()), botocore=object())
+def client(url: str) -> DirectReads:
+    return DirectReads(DirectClient(url, "us-east-1", static()), botocore=object())
 
 
 def test_reads_are_dynamodbs_json_requests_and_their_items_come_back_as_sent(server: tuple[str, Script]) -> None:
@@ -36,7 +36,7 @@ def test_reads_are_dynamodbs_json_requests_and_their_items_come_back_as_sent(ser
     script.answers += [(200, {"Items": [item], "Count": 1, "LastEvaluatedKey": {"pk": {"S": "a"}}}),
                        (200, {"Items": [], "Count": 0}),
                        (200, {"Responses": {"t": [item]}, "UnprocessedKeys": {}})]
-    # WHEN an account's Query (two pages) and a BatchGetItem go through the toolkit on a RatingClient
+    # WHEN an account's Query (two pages) and a BatchGetItem go through the toolkit on a DirectReads
     rc = client(url)
     found = query_all(rc, TableName="t", KeyConditionExpression="pk = :pk", ExpressionAttributeValues={})
     got = list(batch_get(rc, "t", [key("a")]))
@@ -80,11 +80,10 @@ def test_other_errors_are_raised_at_once_and_retries_end(server: tuple[str, Scri
     with pytest.raises(ClientError) as refused:
         client(url).get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert refused.value.response["Error"]["Code"] == "ValidationException" and len(script.requests) == 1
-    # AND a store that stays throttled is given up on after ATTEMPTS requests, with botocore's error
-    monkeypatch.setattr(module, "ATTEMPTS", 3)
+    # AND a store that stays throttled is given up on after the last attempt, with botocore's error
     script.answers += [(400, {"__type": THROTTLED, "message": "slow down"})] * 3
     with pytest.raises(ClientError) as throttled:
-        client(url).query(TableName="t")
+        DirectReads(DirectClient(url, "us-east-1", static()), attempts=3).query(TableName="t")
     assert throttled.value.response["Error"]["Code"] == "ThrottlingException" and len(script.requests) == 4
 
 
@@ -107,7 +106,9 @@ def test_other_operations_are_botocores_and_a_proxy_keeps_botocore(monkeypatch: 
         def describe_table(self, **_: Any) -> str:
             return "botocore"
 
-    rc = RatingClient(DirectClient("http://127.0.0.1:1", "us-east-1", static()), Botocore())
+    rc = DirectReads(DirectClient("http://127.0.0.1:1", "us-east-1", static()), Botocore())
     assert rc.describe_table(TableName="t") == "botocore"
-    monkeypatch.setattr(module, "direct_put_client", lambda settings=None: object())  # behind a proxy
-    assert rating_client() is None
+    alone = DirectReads(DirectClient("http://127.0.0.1:1", "us-east-1", static()))
+    assert not hasattr(alone, "describe_table")  # without a botocore client to stand in for, nothing else
+    monkeypatch.setattr(dynamo_direct, "direct_put_client", lambda settings=None: object())  # behind a proxy
+    assert not isinstance(direct_reads_client(), DirectReads)
