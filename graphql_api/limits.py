@@ -72,7 +72,7 @@ class Kept:
 
 #: query text and parse options → its DocumentNode (never changed by execution, as Strawberry's ParserCache has it)
 _PARSED = Kept(KEPT_DOCUMENTS)
-#: (query text, operation name, limits, suggestions and introspection allowed) of documents found valid → True
+#: (schema, query text, operation name, limits, suggestions and introspection allowed) of valid documents → True
 _VALID = Kept(KEPT_DOCUMENTS)
 
 
@@ -230,8 +230,8 @@ class DocumentLimits(SchemaExtension):
         limits = Limits(settings.max_query_depth, settings.max_aliases, settings.max_selections)
         assert context.graphql_document is not None
         query = context.query
-        key = (query, context._provided_operation_name, limits, open_, tuple(context.validation_rules)) \
-            if query and len(query) <= KEPT_DOCUMENT_CHARS else None
+        key = (context.schema._schema, query, context._provided_operation_name, limits, open_,
+               tuple(context.validation_rules)) if query and len(query) <= KEPT_DOCUMENT_CHARS else None
         if key is not None and _VALID.get(key):
             context.pre_execution_errors = []  # the same document, found valid for the same caller's view before
         else:
