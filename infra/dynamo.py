@@ -16,7 +16,11 @@ from infra.settings import Settings, get_settings
 
 #: ``user_agent`` given: botocore then sends it as is instead of composing its User-Agent from a dozen sanitized
 #: components on every request (~15 % of the CPU of a small PutItem, which ingestion sends one per record).
-CLIENT_CONFIG = Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=32,
+#: botocore's standard retry mode: this many retries after the first attempt. Read this, not
+#: ``CLIENT_CONFIG.retries``: botocore rewrites that dict when it makes a client (``max_attempts`` becomes
+#: ``total_max_attempts``), so what it holds depends on whether a client was made already.
+MAX_RETRIES = 8
+CLIENT_CONFIG = Config(retries={"max_attempts": MAX_RETRIES, "mode": "standard"}, max_pool_connections=32,
                        connect_timeout=5, read_timeout=30,
                        user_agent=f"usage-backend Botocore/{botocore.__version__} Python/{platform.python_version()}")
 

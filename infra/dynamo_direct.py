@@ -66,7 +66,7 @@ from botocore.httpsession import where
 from botocore.utils import normalize_url_path
 from urllib3.util.wait import wait_for_read
 
-from infra.dynamo import CLIENT_CONFIG, bulk_writer_client, dynamodb_client
+from infra.dynamo import CLIENT_CONFIG, MAX_RETRIES, bulk_writer_client, dynamodb_client
 from infra.settings import Settings
 
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -321,7 +321,8 @@ class DirectReads:
     answers them (the items as the wire has them, as ``infra.dynamo_kit.keep_items_raw`` makes botocore hand them
     over; a failure as the ``ClientError`` botocore raises, with a cancelled transaction's ``CancellationReasons``),
     sent by ``direct`` and retried as botocore's standard mode retries (``retryable``), with
-    ``infra.dynamo_kit.backoff`` between attempts, ``attempts`` in all (``CLIENT_CONFIG``'s). Any other operation
+    ``infra.dynamo_kit.backoff`` between attempts, ``attempts`` in all (botocore's: the first and
+    ``infra.dynamo.MAX_RETRIES`` retries). Any other operation
     goes to ``botocore`` (the client this stands in for), when one is given.
 
     Sending again is safe for what goes through here: reads, and transactions that carry a ``ClientRequestToken``
@@ -333,7 +334,7 @@ class DirectReads:
     def __init__(self, direct: DirectClient, botocore: Any = None, attempts: int | None = None):
         self.direct = direct
         self.botocore = botocore
-        self.attempts = attempts or int((CLIENT_CONFIG.retries or {}).get("max_attempts", 3))
+        self.attempts = attempts or MAX_RETRIES + 1  # the first attempt and botocore's retries
 
     def query(self, **params: Any) -> dict[str, Any]:
         return self.call("Query", params)

@@ -112,3 +112,15 @@ def test_other_operations_are_botocores_and_a_proxy_keeps_botocore(monkeypatch: 
     assert not hasattr(alone, "describe_table")  # without a botocore client to stand in for, nothing else
     monkeypatch.setattr(dynamo_direct, "direct_put_client", lambda settings=None: object())  # behind a proxy
     assert not isinstance(direct_reads_client(), DirectReads)
+
+
+def test_the_attempts_are_botocores_whether_or_not_a_client_was_made_before() -> None:
+    # GIVEN a botocore client made with the project's config (botocore rewrites the config's retries when it does)
+    import boto3
+
+    from infra.dynamo import CLIENT_CONFIG, MAX_RETRIES
+
+    boto3.client("dynamodb", region_name="us-east-1", config=CLIENT_CONFIG, aws_access_key_id="x",
+                 aws_secret_access_key="x")
+    # THEN a DirectReads still makes botocore's attempts: the first and its retries
+    assert DirectReads(DirectClient("http://127.0.0.1:1", "us-east-1", static())).attempts == MAX_RETRIES + 1
