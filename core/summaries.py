@@ -26,6 +26,7 @@ from dataclasses import field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from core.catalog import AggregationMethod, AggregationPeriod
 from core.errors import Collector, DomainError, ErrorCode
@@ -88,20 +89,10 @@ class SummaryKey:
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
-def period_stamp(at: datetime) -> str:
+@lru_cache(maxsize=4096)  # period starts and ends, asked for with every summary id: rating names each event's
+def period_stamp(at: datetime) -> str:  # summary several times, and strftime is slow
     """A fixed-width UTC stamp that sorts in time order (``20260101T000000Z``)."""
-    stamp = _STAMPS.get(at)
-    if stamp is None:
-        stamp = as_utc(at).strftime(STAMP_FORMAT)
-        if len(_STAMPS) >= 4096:
-            _STAMPS.clear()
-        _STAMPS[at] = stamp
-    return stamp
-
-
-#: the stamps of the last few thousand times (period starts and ends, asked for with every summary id: strftime is
-#: slow, and rating names each event's summary several times)
-_STAMPS: dict[datetime, str] = {}
+    return as_utc(at).strftime(STAMP_FORMAT)
 
 
 @immutable

@@ -6,13 +6,14 @@ One generic mechanism for every stored record, so a record reads back exactly as
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -60,23 +61,18 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+@lru_cache(maxsize=4096)  # rating writes a summary's period start, end and closing time with every event
 def to_iso(value: datetime) -> str:
-    """UTC, fixed width, so that strings sort in time order."""
-    text = _ISO.get(value)  # (a naive datetime is never equal to an aware one: never found)
-    if text is None:
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; use UTC-aware ones")
-        text = value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # years < 1000 too
-        if len(_ISO) >= ISO_KEPT:
-            _ISO.clear()
-        _ISO[value] = text
-    return text
+    """UTC, fixed width, so that strings sort in time order (years < 1000 too: ``isoformat`` pads them)."""
+    if value.tzinfo is UTC:  # every time a record holds: one isoformat
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-#: the texts of the last few thousand times written: rating writes a summary's period start, end and closing time,
-#: and a batch's processing time, with every event
-ISO_KEPT = 4096
-_ISO: dict[datetime, str] = {}
+#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (the same text; values never hold a cycle)
+compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def from_iso(value: str) -> datetime:

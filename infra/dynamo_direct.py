@@ -66,6 +66,7 @@ from botocore.httpsession import where
 from botocore.utils import normalize_url_path
 from urllib3.util.wait import wait_for_read
 
+from infra.codec import compact_json
 from infra.dynamo import CLIENT_CONFIG, MAX_RETRIES, bulk_writer_client, dynamodb_client
 from infra.settings import Settings
 
@@ -74,8 +75,6 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 SERVICE = "dynamodb"
 #: Called after every request: ``hook(operation, params, answer, status)`` (answer: the parsed JSON body).
 AFTER_CALL: list[Callable[[str, dict[str, Any], dict[str, Any], int], None]] = []
-#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (parameters never hold a cycle)
-_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 #: Largest status line and headers of an answer.
 MAX_LINE = 65_536
 #: Bytes asked of the socket at a time.
@@ -216,7 +215,7 @@ class DirectClient:
         return self.call("PutItem", params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = _compact(params).encode()
+        body = compact_json(params).encode()
         frozen = self.credentials.get_frozen_credentials() if self.credentials is not None else None
         if frozen is None or frozen.access_key is None:
             raise NoCredentialsError()

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from core.errors import Conflict
 from core.usage import UsageRecord, UsageStatus
 from infra import keys
 from infra.catalog_repo import CatalogRepository
-from infra.codec import decode, encode, to_iso
+from infra.codec import compact_json, decode, encode, to_iso
 from infra.dynamo_direct import direct_put_client
 from infra.dynamo_kit import (
     StoreError,
@@ -108,15 +108,8 @@ def _lean(value: Any) -> Any:
     return encode(value)
 
 
-def _utc_iso(value: datetime) -> str:
-    """``infra.codec.to_iso`` of a datetime in UTC (every time a record holds), by one ``isoformat``."""
-    return value.isoformat(timespec="microseconds")[:-6] + "Z" if value.tzinfo is UTC else to_iso(value)
-
-
-#: ``json.dumps(value, separators=(",", ":"))`` by one encoder made once (the same text)
-_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 #: ``_lean`` of the values most fields hold, by their exact type (one lookup instead of a chain of isinstance)
-_PLAIN: dict[type, Callable[[Any], Any]] = {str: str, int: int, Decimal: lambda v: format(v, "f"), datetime: _utc_iso}
+_PLAIN: dict[type, Callable[[Any], Any]] = {str: str, int: int, Decimal: lambda v: format(v, "f"), datetime: to_iso}
 
 
 def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
@@ -133,7 +126,7 @@ def _packed(record: UsageRecord, names: tuple[str, ...]) -> str | None:
     for booking in fields.get("bookings", ()) if own is not None else ():
         if booking.get("summary_id") == own:
             del booking["summary_id"]
-    return _compact(fields) if fields else None
+    return compact_json(fields) if fields else None
 
 
 def to_item(record: UsageRecord) -> dict[str, Any]:
@@ -142,7 +135,7 @@ def to_item(record: UsageRecord) -> dict[str, Any]:
         **key(keys.usage_pk(record.tenant, record.id), keys.USAGE_SK),
         "kind": to_attribute(KIND),
         "gsi1pk": to_attribute(keys.usage_account_pk(record.tenant, record.account_external_id)),
-        "gsi1sk": to_attribute(keys.usage_account_sk(_utc_iso(record.start_time), record.id)),
+        "gsi1sk": to_attribute(keys.usage_account_sk(to_iso(record.start_time), record.id)),
     }
     for name in TOP_LEVEL:
         value = getattr(record, name)

@@ -57,6 +57,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from core.drawdown import DrawdownOrder, DrawdownResult
@@ -411,17 +412,10 @@ class WalletsRepository(TableRepository):
     booking_items = _items
 
 
+@lru_cache(maxsize=100_000)  # the buckets seen: a hash per counter update and bucket otherwise
 def _slot(bucket_id: str) -> str:
     """A short, stable attribute-name suffix for a bucket (bucket ids can be long)."""
-    slot = _SLOTS.get(bucket_id)
-    if slot is None:
-        if len(_SLOTS) > 100_000:
-            _SLOTS.clear()
-        slot = _SLOTS[bucket_id] = hashlib.sha256(bucket_id.encode()).hexdigest()[:16]
-    return slot
-
-
-_SLOTS: dict[str, str] = {}  # the slots of the buckets seen (a hash per counter update and bucket otherwise)
+    return hashlib.sha256(bucket_id.encode()).hexdigest()[:16]
 
 
 def _ref(usage_record_id: str | None, summary_id: str | None, attempt: int) -> str:

@@ -125,8 +125,9 @@ def test_a_booking_into_another_summary_keeps_its_id() -> None:
 def test_an_items_times_are_written_as_the_codec_writes_them() -> None:
     from datetime import timedelta, timezone
 
-    from infra.usage_repo import _utc_iso
-
+    # to_iso's one-isoformat path for UTC times (every time a record holds) writes what the general conversion does
     for at in (datetime(1, 1, 1, tzinfo=UTC), datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), AT,
                datetime(2026, 7, 1, 1, 30, tzinfo=timezone(timedelta(hours=2))), datetime.now(UTC)):
-        assert _utc_iso(at) == to_iso(at)
+        assert to_iso(at) == at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        assert to_iso(at) == to_iso(at.astimezone(timezone(timedelta(hours=5))))  # the same instant elsewhere
+    assert to_iso(datetime(999, 1, 2, tzinfo=UTC)) == "0999-01-02T00:00:00.000000Z"
